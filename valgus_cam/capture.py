@@ -1,0 +1,368 @@
+"""Frame sources: video file, webcam, image folder / single image.
+
+Every source is an iterable of :class:`Frame` ``(image_bgr, index, time_s)`` and a context
+manager. Decoding runs on a background thread:
+
+* files and folders use a bounded read-ahead queue (decode overlaps inference, memory bounded);
+* live cameras keep only the newest frame: a frame not taken before the next one arrives is
+  dropped (counted in ``dropped_frames``), never queued, so what is analysed is always current.
+
+``time_s`` is the container's presentation time for video files (true timestamps: variable
+frame rate clips are right), the monotonic clock since opening for cameras, and ``index / fps``
+for image folders. ``index`` is the 0-based decode index (for cameras, the capture index, with
+gaps where frames were dropped). Rotation metadata of phone videos is applied, so frames come
+upright.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+
+from .errors import InputError
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+_END = object()
+
+
+class Frame(NamedTuple):
+    image_bgr: np.ndarray  # H x W x 3 uint8, upright
+    index: int  # 0-based
+    time_s: float  # seconds from the start of the source
+
+
+class FrameSource(ABC):
+    """Base class: iterate for frames; ``close()`` (or ``with``) stops the reader thread."""
+
+    name: str
+    is_live: bool = False
+    fps: float | None = None  # nominal frames per second, if known
+    frame_count: int | None = None  # frames expected, if known (containers may be approximate)
+    size_wh: tuple[int, int] | None = None
+
+    @abstractmethod
+    def __iter__(self) -> Iterator[Frame]: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _ReadAhead:
+    """Run ``produce(emit, stop)`` on a daemon thread; hand its items over a bounded queue.
+
+    ``latest_only=True`` keeps a one-slot mailbox instead: an unread item is replaced by the
+    newer one (and counted in ``dropped``). Exceptions raised by the producer are re-raised in
+    the consumer.
+    """
+
+    def __init__(self, produce: Callable[[Callable[[object], bool], threading.Event], None], *,
+                 depth: int = 8, latest_only: bool = False, name: str = "valgus-cam-reader"):
+        self._produce = produce
+        self._latest_only = latest_only
+        self._queue: queue.Queue = queue.Queue(maxsize=1 if latest_only else depth)
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _emit(self, item: object) -> bool:
+        """Put ``item``; returns False when the consumer asked to stop."""
+        if self._latest_only:
+            with self._lock:
+                try:
+                    self._queue.get_nowait()
+                    self.dropped += 1
+                except queue.Empty:
+                    pass
+                self._queue.put_nowait(item)
+            return not self._stop.is_set()
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            self._produce(self._emit, self._stop)
+        except BaseException as e:  # handed to the consumer
+            self._put_final(e)
+            return
+        self._put_final(_END)
+
+    def _put_final(self, item: object) -> None:
+        # the end marker must not be dropped by a latest-only mailbox nor block on a full queue
+        while not self._stop.is_set():
+            try:
+                if self._latest_only:
+                    with self._lock:
+                        if self._queue.full():
+                            time.sleep(0.005)
+                            continue
+                        self._queue.put_nowait(item)
+                        return
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self) -> Iterator[object]:
+        while True:
+            try:
+                item = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                if not self._thread.is_alive() and self._queue.empty():
+                    return
+                continue
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        while True:  # unblock a producer waiting on a full queue
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._thread.join(timeout_s)
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"no such file: {path}")
+    if path.is_dir():
+        raise InputError(f"is a directory, not a video file: {path}")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"cannot read (permission denied): {path}")
+    if path.stat().st_size == 0:
+        raise InputError(f"empty file (0 bytes): {path}")
+
+
+class VideoFileSource(FrameSource):
+    """A video file decoded by OpenCV's FFmpeg backend, rotation metadata applied."""
+
+    def __init__(self, path: str | os.PathLike, *, read_ahead: int = 8):
+        self.path = Path(path)
+        self.name = self.path.name
+        _check_file(self.path)
+        cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+        if not cap.isOpened():
+            cap.release()
+            raise InputError(f"not a readable video (unknown format or codec): {self.path}")
+        cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+        ok, first = cap.read()
+        if not ok or first is None:
+            cap.release()
+            raise InputError(f"video has no decodable frames: {self.path}")
+        self._cap = cap
+        self._first = (first, self._pos_s(cap, None, 0))
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if np.isfinite(fps) and 0 < fps < 1000 else None
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.frame_count = n if n > 0 else None
+        self.size_wh = (first.shape[1], first.shape[0])
+        self._read_ahead = read_ahead
+        self._reader: _ReadAhead | None = None
+
+    def _pos_s(self, cap, prev_s: float | None, index: int) -> float:
+        """Presentation time of the frame just read; falls back to the nominal rate if the
+        container gives none or goes backwards."""
+        t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+        if prev_s is None:
+            return t if np.isfinite(t) and t >= 0 else 0.0
+        if not np.isfinite(t) or t <= prev_s:
+            step = 1.0 / self.fps if getattr(self, "fps", None) else 1.0 / 30.0
+            return prev_s + step
+        return t
+
+    def _produce(self, emit, stop: threading.Event) -> None:
+        image, t = self._first
+        self._first = None
+        index = 0
+        if not emit(Frame(image, index, t)):
+            return
+        cap = self._cap
+        while not stop.is_set():
+            ok, image = cap.read()
+            if not ok or image is None:
+                return
+            index += 1
+            t = self._pos_s(cap, t, index)
+            if not emit(Frame(image, index, t)):
+                return
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._reader is not None:
+            raise RuntimeError("a VideoFileSource can be iterated once")
+        self._reader = _ReadAhead(self._produce, depth=self._read_ahead)
+        yield from self._reader
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
+def available_cameras(max_index: int = 8) -> list[int]:
+    """Indexes of the cameras that open and deliver a frame."""
+    found = []
+    for i in range(max_index):
+        cap = cv2.VideoCapture(i)
+        try:
+            if cap.isOpened() and cap.read()[0]:
+                found.append(i)
+        finally:
+            cap.release()
+    return found
+
+
+class CameraSource(FrameSource):
+    """A live camera (index or device path); newest frame only, stale frames dropped."""
+
+    is_live = True
+
+    def __init__(self, device: int | str, *, max_read_failures: int = 30):
+        self.name = f"camera {device}"
+        cap = cv2.VideoCapture(device)
+        ok = cap.isOpened() and cap.read()[0]
+        if not ok:
+            cap.release()
+            cams = available_cameras()
+            listing = ", ".join(map(str, cams)) if cams else "none"
+            raise InputError(f"camera {device} does not open; cameras that open: {listing}")
+        self._cap = cap
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if np.isfinite(fps) and fps > 0 else None
+        self.size_wh = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        self._max_failures = max_read_failures
+        self.ended_reason: str | None = None
+        self._reader: _ReadAhead | None = None
+
+    @property
+    def dropped_frames(self) -> int:
+        return self._reader.dropped if self._reader else 0
+
+    def _produce(self, emit, stop: threading.Event) -> None:
+        t0 = time.monotonic()
+        index, failures = 0, 0
+        while not stop.is_set():
+            ok, image = self._cap.read()
+            if not ok or image is None:
+                failures += 1
+                if failures >= self._max_failures:
+                    self.ended_reason = "camera stopped delivering frames"
+                    return
+                time.sleep(0.01)
+                continue
+            failures = 0
+            if not emit(Frame(image, index, time.monotonic() - t0)):
+                return
+            index += 1
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._reader is not None:
+            raise RuntimeError("a CameraSource can be iterated once")
+        self._reader = _ReadAhead(self._produce, latest_only=True, name="valgus-cam-camera")
+        yield from self._reader
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
+def _natural_key(p: Path) -> list:
+    return [int(s) if s.isdigit() else s.lower() for s in re.split(r"(\d+)", p.name)]
+
+
+class ImageFolderSource(FrameSource):
+    """Images of a folder in natural order (frame2 before frame10), or a single image file.
+
+    ``time_s = index / fps``: image files carry no timestamps, so ``fps`` (default 30) is the
+    rate they were taken at. Unreadable images are skipped and counted in ``skipped``.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, fps: float = 30.0, read_ahead: int = 4):
+        path = Path(path)
+        self.name = path.name
+        if not path.exists():
+            raise InputError(f"no such file or folder: {path}")
+        if path.is_dir():
+            files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
+                           key=_natural_key)
+            if not files:
+                raise InputError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder: {path}")
+        else:
+            _check_file(path)
+            files = [path]
+        self.files = files
+        self.fps = fps
+        self.frame_count = len(files)
+        self.skipped: list[Path] = []
+        self._read_ahead = read_ahead
+        self._reader: _ReadAhead | None = None
+
+    def _produce(self, emit, stop: threading.Event) -> None:
+        index = 0
+        for p in self.files:
+            if stop.is_set():
+                return
+            image = cv2.imread(str(p), cv2.IMREAD_COLOR)  # applies EXIF orientation
+            if image is None:
+                self.skipped.append(p)
+                continue
+            if self.size_wh is None:
+                self.size_wh = (image.shape[1], image.shape[0])
+            if not emit(Frame(image, index, index / self.fps)):
+                return
+            index += 1
+        if index == 0:
+            raise InputError(f"none of the {len(self.files)} image(s) could be decoded: {self.files[0].parent}")
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._reader is not None:
+            raise RuntimeError("an ImageFolderSource can be iterated once")
+        self._reader = _ReadAhead(self._produce, depth=self._read_ahead)
+        yield from self._reader
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+
+
+def open_source(spec: str | int | os.PathLike, *, fps: float | None = None) -> FrameSource:
+    """Open what the user named: a camera index / ``/dev/videoN``, a folder, an image, a video."""
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
+        return CameraSource(int(spec))
+    path = Path(spec)
+    if str(spec).startswith("/dev/video"):
+        return CameraSource(str(spec))
+    if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
+        return ImageFolderSource(path, fps=fps or 30.0)
+    return VideoFileSource(path)

@@ -1,0 +1,142 @@
+"""Command line: ``valgus-cam <command>``. Errors are one line on stderr with a documented exit
+code (see ``valgus_cam.errors``); ``--debug`` shows tracebacks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import InputError, ValgusCamError
+
+EXIT_INTERRUPTED = 130
+
+
+def _add_model_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None, metavar="lite|full|heavy|PATH",
+                   help="pose model: a name (looked up in $VALGUS_CAM_MODEL_DIR, models/, the cache; "
+                        "downloaded if absent) or a .task file (default: full)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="valgus-cam", description="Dynamic knee valgus from a camera.")
+    ap.add_argument("--version", action="version", version=f"valgus-cam {__version__}")
+    ap.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    m = sub.add_parser("models", help="list the pose models found (and verified) or download one")
+    m.add_argument("--download", metavar="NAME", choices=["lite", "full", "heavy", "all"],
+                   help="download a model (or all) into the cache, sha256-checked")
+
+    lm = sub.add_parser("landmarks", help="write the pose landmarks of every frame to CSV")
+    lm.add_argument("input", help="video file, folder of images, image file, or camera index")
+    lm.add_argument("-o", "--output", type=Path, default=None,
+                    help="CSV path (default: valgus-out/<input stem>/landmarks.csv)")
+    lm.add_argument("--layout", choices=["long", "wide"], default="long",
+                    help="long: a row per frame and landmark (default); wide: a row per frame")
+    lm.add_argument("--fps", type=float, default=None, help="frame rate of an image folder (default 30)")
+    lm.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_model_arg(lm)
+    return ap
+
+
+def cmd_models(args) -> int:
+    from . import models
+
+    if args.download:
+        names = ["lite", "full", "heavy"] if args.download == "all" else [args.download]
+        for name in names:
+            print(f"{name}: {models.resolve_model(name, download=True)}")
+        return 0
+    manifest = models.load_manifest()
+    print(f"search order: {', '.join(str(d) for d in models.search_dirs())}")
+    print(f"default model: {models.default_model_name()}")
+    for st in models.statuses():
+        if st.exists:
+            state = "verified" if st.verified else "PRESENT BUT NOT THE OFFICIAL FILE (sha256 differs)"
+            print(f"  {st.spec.name:5s}  {state:8s}  {st.path}")
+    missing = [n for n in manifest if not any(s.exists and s.verified and s.spec.name == n for s in models.statuses())]
+    for n in missing:
+        print(f"  {n:5s}  missing   (downloads from {manifest[n].url} on first use)")
+    return 0
+
+
+def cmd_landmarks(args) -> int:
+    from tqdm import tqdm
+
+    from .capture import ImageFolderSource, open_source
+    from .models import resolve_model
+    from .pipeline import RunStats, Stopwatch, iter_poses
+    from .pose import PoseEstimator, RunningMode
+    from .sinks import LandmarkCsvWriter, atomic_open
+
+    source = open_source(args.input, fps=args.fps)  # bad input is reported before any download
+    try:
+        model_path = resolve_model(args.model, progress=not args.no_progress)
+    except BaseException:
+        source.close()
+        raise
+    single_image = isinstance(source, ImageFolderSource) and Path(args.input).is_file()
+    out = args.output or Path("valgus-out") / _stem(args.input) / "landmarks.csv"
+    stats = RunStats()
+    interrupted = False
+    mode = RunningMode.IMAGE if single_image else RunningMode.VIDEO
+    with source, PoseEstimator(model_path, mode=mode) as estimator, atomic_open(out) as f:
+        writer = LandmarkCsvWriter(f, layout=args.layout)
+        bar = tqdm(total=source.frame_count, unit="frame", desc=source.name, disable=args.no_progress,
+                   leave=False, file=sys.stderr)
+        with Stopwatch() as sw, bar:
+            try:
+                for frame, pose in iter_poses(source, estimator):
+                    writer.write(frame.index, frame.time_s, pose)
+                    stats.add(frame, pose)
+                    bar.update(1)
+            except KeyboardInterrupt:
+                if not source.is_live:
+                    raise
+                interrupted = True  # a camera session ends with Ctrl-C: keep what was captured
+        stats.wall_s = sw.elapsed_s
+    if stats.frames == 0:
+        raise InputError(f"no frames could be read from {args.input}")
+    print(f"{out}: {stats.frames} frames, person detected in {stats.detected} "
+          f"({100 * stats.detection_rate:.1f}%), {stats.processed_fps:.1f} frames/s, model {model_path.name}")
+    if interrupted:
+        print("valgus-cam: interrupted; the frames captured so far were saved", file=sys.stderr)
+    return 0
+
+
+def _stem(spec: str) -> str:
+    if spec.isdigit():
+        return f"camera{spec}"
+    p = Path(spec)
+    return p.stem if p.suffix else (p.name or "input")
+
+
+COMMANDS = {"models": cmd_models, "landmarks": cmd_landmarks}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ValgusCamError as e:
+        if args.debug:
+            raise
+        print(f"valgus-cam: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("valgus-cam: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 1
+    except Exception as e:  # noqa: BLE001 - the promise is one line, never a traceback
+        if args.debug:
+            raise
+        print(f"valgus-cam: internal error: {type(e).__name__}: {e} (run with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
