@@ -170,7 +170,8 @@ class VideoFileSource(FrameSource):
         cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
         if not cap.isOpened():
             cap.release()
-            raise InputError(f"not a readable video (unknown format or codec): {self.path}")
+            raise InputError(f"not a readable video (not a video, no video stream, or a codec OpenCV "
+                             f"cannot decode): {self.path}")
         cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
         ok, first = cap.read()
         if not ok or first is None:

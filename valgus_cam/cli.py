@@ -118,6 +118,10 @@ COMMANDS = {"models": cmd_models, "landmarks": cmd_landmarks}
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.debug and "cv2" not in sys.modules:  # let OpenCV / FFmpeg / MediaPipe speak
+        import os
+
+        os.environ.update(OPENCV_LOG_LEVEL="INFO", OPENCV_FFMPEG_LOGLEVEL="24", VALGUS_CAM_NATIVE_LOG="1")
     try:
         return COMMANDS[args.command](args)
     except ValgusCamError as e:

@@ -36,6 +36,9 @@ LANDMARK_NAMES: tuple[str, ...] = (
 )
 N_LANDMARKS = len(LANDMARK_NAMES)
 LM = {name: i for i, name in enumerate(LANDMARK_NAMES)}
+# index of each landmark's mirror twin (left <-> right; the nose is its own)
+MIRROR = np.array([LM[n.replace("left", "\0").replace("right", "left").replace("\0", "right")]
+                   for n in LANDMARK_NAMES])
 
 
 @contextmanager
@@ -81,9 +84,60 @@ class Pose:
     world_xyz_m: np.ndarray  # (33, 3) metres
     image_wh: tuple[int, int]
     segmentation_mask: np.ndarray | None = None  # (H, W) float32 0..1 when requested
+    labels_swapped: bool = False  # left/right labels were swapped back by LabelFlipGuard
+
+    def swapped(self) -> "Pose":
+        """The same pose with every left_* and right_* landmark exchanged."""
+        return Pose(self.xy_px[MIRROR], self.z[MIRROR], self.visibility[MIRROR], self.presence[MIRROR],
+                    self.world_xyz_m[MIRROR], self.image_wh, self.segmentation_mask, not self.labels_swapped)
 
     def point(self, name: str) -> np.ndarray:
         return self.xy_px[LM[name]]
+
+
+class LabelFlipGuard:
+    """Undo MediaPipe's brief left/right label flips in a frame sequence.
+
+    On some footage the model labels the whole body mirrored for a few frames (hips *and*
+    shoulders swap image order, as if the person had turned their back). A real turn passes
+    through a side-on posture, where the shoulder and hip lines are short; a label flip does not.
+    So: the signed body width ``w`` (left minus right x of hips and shoulders, over the torso
+    length) sets the facing; a sign change at full width shorter than ``accept_s`` is a flip and
+    is swapped back; ``w`` near zero for ``reset_s`` (side-on) forgets the facing.
+    """
+
+    def __init__(self, *, min_width: float = 0.2, accept_s: float = 1.0, reset_s: float = 0.25):
+        self.min_width, self.accept_s, self.reset_s = min_width, accept_s, reset_s
+        self.facing = 0  # +1: subject's left on the image right (faces the camera); -1: back to it
+        self._since_small: float | None = None
+        self._since_inverted: float | None = None
+        self.flips_fixed = 0
+
+    def __call__(self, pose: Pose, time_s: float) -> Pose:
+        xy = pose.xy_px
+        lh, rh, ls, rs = xy[LM["left_hip"]], xy[LM["right_hip"]], xy[LM["left_shoulder"]], xy[LM["right_shoulder"]]
+        torso = float(np.linalg.norm((ls + rs) / 2 - (lh + rh) / 2))
+        if not np.isfinite(torso) or torso < 1e-6:
+            return pose
+        w = ((lh[0] - rh[0]) + (ls[0] - rs[0])) / 2 / torso
+        if abs(w) < self.min_width:
+            self._since_inverted = None
+            self._since_small = time_s if self._since_small is None else self._since_small
+            if time_s - self._since_small >= self.reset_s:
+                self.facing = 0
+            return pose
+        self._since_small = None
+        sign = 1 if w > 0 else -1
+        if self.facing == 0 or sign == self.facing:
+            self.facing = sign
+            self._since_inverted = None
+            return pose
+        self._since_inverted = time_s if self._since_inverted is None else self._since_inverted
+        if time_s - self._since_inverted >= self.accept_s:  # held too long for a flip: a real turn
+            self.facing, self._since_inverted = sign, None
+            return pose
+        self.flips_fixed += 1
+        return pose.swapped()
 
 
 class PoseEstimator:
@@ -95,7 +149,8 @@ class PoseEstimator:
 
     def __init__(self, model_path: str | os.PathLike, *, mode: RunningMode | str = RunningMode.VIDEO,
                  min_detection_confidence: float = 0.5, min_presence_confidence: float = 0.5,
-                 min_tracking_confidence: float = 0.5, segmentation_masks: bool = False):
+                 min_tracking_confidence: float = 0.5, segmentation_masks: bool = False,
+                 fix_label_flips: bool = True):
         from mediapipe.tasks.python import BaseOptions, vision
 
         self.mode = RunningMode(mode)
@@ -118,6 +173,7 @@ class PoseEstimator:
             raise ModelError(f"MediaPipe cannot load the model {self.model_path}: {first}") from None
         self._last_ms = -1
         self._frames = 0
+        self.flip_guard = LabelFlipGuard() if fix_label_flips and self.mode is RunningMode.VIDEO else None
 
     def detect(self, image_bgr: np.ndarray, time_s: float | None = None) -> Pose | None:
         """Landmarks of the person in ``image_bgr`` (uint8 BGR), or None when nobody is found."""
@@ -134,7 +190,10 @@ class PoseEstimator:
         if not result.pose_landmarks:
             return None
         h, w = image_bgr.shape[:2]
-        return _to_pose(result, 0, w, h)
+        pose = _to_pose(result, 0, w, h)
+        if self.flip_guard is not None:
+            pose = self.flip_guard(pose, self._last_ms / 1000.0)
+        return pose
 
     def _run(self, image, time_s: float | None):
         if self.mode is RunningMode.VIDEO:

@@ -1,0 +1,166 @@
+import re
+import subprocess
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from valgus_cam.capture import (CameraSource, ImageFolderSource, VideoFileSource, _ReadAhead, open_source)
+from valgus_cam.errors import InputError
+
+from conftest import clip
+
+
+def _ffmpeg_pts(ffmpeg, path):
+    """Presentation times (s) of every decoded frame, relative to the first, as ffmpeg sees them."""
+    out = subprocess.run([ffmpeg, "-hide_banner", "-i", str(path), "-map", "0:v:0", "-vf", "showinfo",
+                          "-f", "null", "-"], capture_output=True, text=True).stderr
+    pts = np.array([float(m) for m in re.findall(r"pts_time:([0-9.]+)", out)])
+    return pts - pts[0]
+
+
+def test_video_frames_indices_and_container_timestamps(ffmpeg):
+    path = clip("front_highbar_squat_1rep__trutadan.mp4")
+    with VideoFileSource(path) as src:
+        frames = list(src)
+    assert [f.index for f in frames] == list(range(len(frames)))
+    assert all(f.image_bgr.shape == (1080, 608, 3) for f in frames)
+    t = np.array([f.time_s for f in frames])
+    ref = _ffmpeg_pts(ffmpeg, path)
+    assert len(t) == len(ref) == 62
+    np.testing.assert_allclose(t, ref, atol=1e-3)
+
+
+def test_variable_frame_rate_timestamps_are_true_not_index_over_fps(ffmpeg):
+    path = clip("side_jump_squat_landings__sagor.mp4")  # phone VFR clip
+    with VideoFileSource(path) as src:
+        t = np.array([f.time_s for f in src])
+    ref = _ffmpeg_pts(ffmpeg, path)
+    assert len(t) == len(ref)
+    np.testing.assert_allclose(t, ref, atol=1e-3)
+    dt = np.diff(t)
+    assert (dt > 0).all()
+    assert dt.max() > 1.5 * dt.min()  # really variable: index/fps would be wrong here
+
+
+def test_frame_count_is_what_decodes_not_what_the_header_claims(ffmpeg):
+    path = clip("side_squat_2reps__toshineb.mp4")  # header says 259, 254 decode
+    with VideoFileSource(path) as src:
+        n = sum(1 for _ in src)
+    assert n == len(_ffmpeg_pts(ffmpeg, path))
+
+
+@pytest.mark.parametrize("rotation, cv_code", [(90, cv2.ROTATE_90_COUNTERCLOCKWISE), (-90, cv2.ROTATE_90_CLOCKWISE)])
+def test_rotation_metadata_is_applied(ffmpeg, tmp_path, rotation, cv_code):
+    src_path = clip("front_highbar_squat_1rep__trutadan.mp4")
+    rotated = tmp_path / "phone.mp4"
+    subprocess.run([ffmpeg, "-y", "-v", "error", "-display_rotation", str(rotation), "-i", str(src_path),
+                    "-c", "copy", "-an", str(rotated)], check=True)
+    with VideoFileSource(src_path) as a, VideoFileSource(rotated) as b:
+        fa, fb = next(iter(a)), next(iter(b))
+        assert b.size_wh == (1080, 608)
+    np.testing.assert_array_equal(fb.image_bgr, cv2.rotate(fa.image_bgr, cv_code))
+
+
+def test_early_close_stops_the_reader_thread():
+    before = threading.active_count()
+    src = VideoFileSource(clip("front_squat_20reps_counter__rjsong.mp4"), read_ahead=4)
+    for f in src:
+        if f.index == 10:
+            break
+    src.close()
+    time.sleep(0.2)
+    assert threading.active_count() <= before
+    assert not any(t.name == "valgus-cam-reader" and t.is_alive() for t in threading.enumerate())
+
+
+def test_read_ahead_is_bounded():
+    produced = []
+
+    def produce(emit, stop):
+        for i in range(1000):
+            produced.append(i)
+            if not emit(i):
+                return
+
+    ra = _ReadAhead(produce, depth=4)
+    time.sleep(0.3)
+    assert len(produced) <= 6  # queue depth + the one being put, not the whole stream
+    assert list(ra) == list(range(1000))
+
+
+def test_latest_only_drops_stale_items_and_keeps_the_last():
+    def produce(emit, stop):
+        for i in range(200):
+            emit(i)
+            time.sleep(0.001)
+
+    ra = _ReadAhead(produce, latest_only=True)
+    got = []
+    for item in ra:
+        got.append(item)
+        time.sleep(0.01)  # a slow consumer (inference)
+    assert got == sorted(got) and len(set(got)) == len(got)
+    assert got[-1] == 199
+    assert ra.dropped > 100
+    assert ra.dropped + len(got) == 200
+
+
+def test_producer_errors_reach_the_consumer():
+    def produce(emit, stop):
+        emit(1)
+        raise InputError("boom")
+
+    with pytest.raises(InputError, match="boom"):
+        list(_ReadAhead(produce))
+
+
+def test_image_folder_natural_order_timestamps_and_bad_images(tmp_path):
+    for i in (1, 2, 10):
+        img = np.full((48, 64, 3), i * 20, np.uint8)
+        cv2.imwrite(str(tmp_path / f"frame{i}.png"), img)
+    (tmp_path / "frame5.png").write_bytes(b"not a png")
+    (tmp_path / "notes.txt").write_text("ignored")
+    with ImageFolderSource(tmp_path, fps=10) as src:
+        frames = list(src)
+    assert [int(f.image_bgr[0, 0, 0]) for f in frames] == [20, 40, 200]
+    assert [f.time_s for f in frames] == pytest.approx([0.0, 0.1, 0.2])
+    assert [p.name for p in src.skipped] == ["frame5.png"]
+
+
+def test_open_source_dispatch(tmp_path):
+    img = tmp_path / "one.jpg"
+    cv2.imwrite(str(img), np.zeros((8, 8, 3), np.uint8))
+    assert isinstance(open_source(img), ImageFolderSource)
+    assert isinstance(open_source(tmp_path), ImageFolderSource)
+    with open_source(clip("front_highbar_squat_1rep__trutadan.mp4")) as s:
+        assert isinstance(s, VideoFileSource)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p / "missing.mp4", "no such file"),
+    (lambda p: p, "is a directory"),
+    (lambda p: (p / "empty.mp4").write_bytes(b"") and None or p / "empty.mp4", "empty file"),
+    (lambda p: (p / "text.mp4").write_text("hello, not a video\n" * 100) and None or p / "text.mp4",
+     "not a readable video"),
+])
+def test_bad_video_inputs_raise_input_error(tmp_path, make, message):
+    with pytest.raises(InputError, match=message):
+        VideoFileSource(make(tmp_path))
+
+
+def test_zero_frame_and_audio_only_files(tmp_path, ffmpeg):
+    zero, audio = tmp_path / "zero.mp4", tmp_path / "audio.m4a"
+    subprocess.run([ffmpeg, "-y", "-v", "error", "-f", "lavfi", "-i", "color=c=black:s=64x64:d=1",
+                    "-frames:v", "0", str(zero)], check=True)
+    subprocess.run([ffmpeg, "-y", "-v", "error", "-f", "lavfi", "-i", "sine=d=1", str(audio)], check=True)
+    for p in (zero, audio):
+        with pytest.raises(InputError, match="not a readable video|no decodable frames"):
+            VideoFileSource(p)
+
+
+def test_unknown_camera_lists_the_cameras_that_open():
+    with pytest.raises(InputError, match=r"camera 57 does not open; cameras that open: "):
+        CameraSource(57)

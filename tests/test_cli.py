@@ -1,0 +1,103 @@
+"""The command line as a user runs it: subprocesses, exit codes, one-line errors."""
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from valgus_cam.sinks import LONG_COLUMNS, WIDE_COLUMNS, read_landmarks_csv
+
+from conftest import clip, run_cli
+
+
+@pytest.mark.parametrize("layout", ["long", "wide"])
+def test_landmarks_command_writes_csv(tmp_path, lite_model, layout):
+    out = tmp_path / "sub dir" / "out.csv"
+    res = run_cli("landmarks", str(clip("front_highbar_squat_1rep__trutadan.mp4")), "-o", str(out),
+                  "--model", "lite", "--layout", layout, "--no-progress")
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""
+    assert "62 frames" in res.stdout
+    lines = out.read_text().splitlines()
+    assert tuple(lines[0].split(",")) == (LONG_COLUMNS if layout == "long" else WIDE_COLUMNS)
+    assert len(lines) == 1 + 62 * (33 if layout == "long" else 1)
+    table = read_landmarks_csv(out)
+    assert table.values.shape == (62, 33, 8)
+    assert list(table.frame) == list(range(62))
+    assert table.detected.all()
+    assert np.isfinite(table.xy_px).all()
+    assert not list(out.parent.glob(".*.tmp"))
+
+
+def test_long_and_wide_layouts_agree(tmp_path, lite_model):
+    paths = {}
+    for layout in ("long", "wide"):
+        paths[layout] = tmp_path / f"{layout}.csv"
+        assert run_cli("landmarks", str(clip("front_highbar_squat_1rep__trutadan.mp4")), "-o", str(paths[layout]),
+                       "--model", "lite", "--layout", layout, "--no-progress").returncode == 0
+    a, b = read_landmarks_csv(paths["long"]), read_landmarks_csv(paths["wide"])
+    np.testing.assert_array_equal(a.values, b.values)
+    np.testing.assert_array_equal(a.time_s, b.time_s)
+
+
+def test_landmarks_on_an_image_folder(tmp_path, lite_model):
+    import cv2
+
+    from valgus_cam.capture import VideoFileSource
+
+    with VideoFileSource(clip("front_highbar_squat_1rep__trutadan.mp4")) as src:
+        for f in src:
+            if f.index < 5:
+                cv2.imwrite(str(tmp_path / f"img_{f.index}.jpg"), f.image_bgr)
+    res = run_cli("landmarks", str(tmp_path), "-o", str(tmp_path / "o.csv"), "--model", "lite", "--no-progress")
+    assert res.returncode == 0, res.stderr
+    t = read_landmarks_csv(tmp_path / "o.csv")
+    assert len(t.frame) == 5 and t.detected.all()
+
+
+def _bad_inputs(tmp_path, ffmpeg):
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "text.mp4").write_text("not a video\n" * 50)
+    (tmp_path / "emptydir").mkdir()
+    subprocess.run([ffmpeg, "-y", "-v", "error", "-f", "lavfi", "-i", "color=c=black:s=64x64:d=1",
+                    "-frames:v", "0", str(tmp_path / "zero.mp4")], check=True)
+    return {
+        "missing": (str(tmp_path / "missing.mp4"), "no such file"),
+        "zero-byte": (str(tmp_path / "empty.mp4"), "empty file"),
+        "text as mp4": (str(tmp_path / "text.mp4"), "not a readable video"),
+        "zero frames": (str(tmp_path / "zero.mp4"), "not a readable video"),
+        "folder without images": (str(tmp_path / "emptydir"), "no images"),
+        "camera that does not open": ("57", "camera 57 does not open"),
+    }
+
+
+def test_bad_inputs_give_one_line_and_exit_3(tmp_path, ffmpeg):
+    for label, (arg, message) in _bad_inputs(tmp_path, ffmpeg).items():
+        res = run_cli("landmarks", arg, "-o", str(tmp_path / "o.csv"), "--no-progress")
+        assert res.returncode == 3, (label, res.returncode, res.stderr)
+        assert res.stderr.count("\n") == 1 and res.stderr.startswith("valgus-cam: error: "), (label, res.stderr)
+        assert message in res.stderr, (label, res.stderr)
+        assert res.stdout == ""
+        assert not (tmp_path / "o.csv").exists()
+
+
+def test_missing_model_offline_is_one_line_exit_4(tmp_path):
+    res = run_cli("landmarks", str(clip("front_highbar_squat_1rep__trutadan.mp4")), "--model", "heavy",
+                  env={"VALGUS_CAM_MODEL_DIR": str(tmp_path), "VALGUS_CAM_NO_DOWNLOAD": "1"}, cwd=tmp_path)
+    assert res.returncode == 4
+    assert res.stderr.count("\n") == 1 and "pose_landmarker_heavy.task" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_unwritable_output_is_exit_5(tmp_path, lite_model):
+    res = run_cli("landmarks", str(clip("front_highbar_squat_1rep__trutadan.mp4")), "--model", "lite",
+                  "-o", "/proc/valgus-cam/out.csv", "--no-progress")
+    assert res.returncode == 5, res.stderr
+    assert res.stderr.count("\n") == 1 and "cannot write" in res.stderr
+
+
+def test_default_output_location(tmp_path, lite_model):
+    res = run_cli("landmarks", str(clip("front_highbar_squat_1rep__trutadan.mp4")), "--model", "lite",
+                  "--no-progress", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "valgus-out" / "front_highbar_squat_1rep__trutadan" / "landmarks.csv").is_file()

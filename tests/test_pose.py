@@ -1,0 +1,111 @@
+"""Real MediaPipe inference on real frames (models and clips from ../shared)."""
+
+import numpy as np
+import pytest
+
+from valgus_cam.capture import VideoFileSource
+from valgus_cam.pipeline import iter_poses
+from valgus_cam.pose import LM, LabelFlipGuard, Pose, PoseEstimator, RunningMode
+
+from conftest import CLIPS, clip
+
+FRONT_CLIPS = ["front_highbar_squat_1rep__trutadan.mp4", "front_squat_20reps_counter__rjsong.mp4",
+               "front_dumbbell_squat_5reps__nowva.mp4", "front_webcam_squat_4reps_overlay__healthserv.mp4",
+               "front_forward_lunge_5reps__vengaza.mp4"]
+
+
+def _run(path, model, **kw):
+    with VideoFileSource(path) as src, PoseEstimator(model, **kw) as est:
+        return [(f.index, f.time_s, p) for f, p in iter_poses(src, est)]
+
+
+def test_front_clip_list_matches_the_manifest(clips_manifest):
+    front = {c["file"] for c in clips_manifest if c["view"].startswith("front")}
+    assert front == set(FRONT_CLIPS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_name", ["lite", "full"])
+@pytest.mark.parametrize("name", FRONT_CLIPS)
+def test_front_view_detection_rate_and_left_right_order(name, model_name, shared_models):
+    results = _run(clip(name), shared_models / f"pose_landmarker_{model_name}.task")
+    poses = [p for _, _, p in results if p is not None]
+    rate = len(poses) / len(results)
+    assert rate >= 0.95, f"{name}: person detected in {rate:.1%} of frames"
+    # facing the camera, the subject's left hip is on the image right
+    left_on_right = np.mean([p.point("left_hip")[0] > p.point("right_hip")[0] for p in poses])
+    assert left_on_right >= 0.97, f"{name}: left/right hips in the wrong image order in {1 - left_on_right:.1%}"
+
+
+def test_pose_fields_units_and_shapes(lite_model):
+    results = _run(clip("front_dumbbell_squat_5reps__nowva.mp4"), lite_model)
+    t = np.array([ts for _, ts, _ in results])
+    assert (np.diff(t) > 0).all()
+    p: Pose = results[0][2]
+    assert p.xy_px.shape == (33, 2) and p.world_xyz_m.shape == (33, 3)
+    assert p.z.shape == p.visibility.shape == p.presence.shape == (33,)
+    assert p.image_wh == (1280, 720)
+    # pixel space: hips, knees, ankles inside the 1280x720 frame, ankles below knees below hips
+    for side in ("left", "right"):
+        hip, knee, ankle = (p.point(f"{side}_{j}") for j in ("hip", "knee", "ankle"))
+        for pt in (hip, knee, ankle):
+            assert 0 <= pt[0] <= 1280 and 0 <= pt[1] <= 720
+        assert hip[1] < knee[1] < ankle[1]
+    # world landmarks in metres: a standing adult's hip-to-ankle distance is 0.6..1.1 m
+    leg_m = np.linalg.norm(p.world_xyz_m[LM["left_hip"]] - p.world_xyz_m[LM["left_ankle"]])
+    assert 0.6 < leg_m < 1.1
+
+
+def test_repeated_timestamps_are_made_monotonic(lite_model):
+    with VideoFileSource(clip("front_highbar_squat_1rep__trutadan.mp4")) as src:
+        frames = [f for _, f in zip(range(3), src)]
+    with PoseEstimator(lite_model) as est:
+        for f in frames:
+            assert est.detect(f.image_bgr, 0.0) is not None  # same time thrice: no MediaPipe error
+
+
+def test_image_mode_and_an_empty_scene(lite_model):
+    with VideoFileSource(clip("front_highbar_squat_1rep__trutadan.mp4")) as src:
+        frame = next(iter(src))
+    with PoseEstimator(lite_model, mode=RunningMode.IMAGE) as est:
+        assert est.detect(frame.image_bgr) is not None
+        assert est.detect(np.full((480, 640, 3), 30, np.uint8)) is None
+
+
+def test_rotated_phone_video_gives_upright_landmarks(lite_model, ffmpeg, tmp_path):
+    import subprocess
+
+    # as a phone stores it: pixels sideways (turned 90° clockwise), metadata saying "turn back"
+    sideways, rotated = tmp_path / "sideways.mp4", tmp_path / "phone.mp4"
+    subprocess.run([ffmpeg, "-y", "-v", "error", "-i", str(clip("front_highbar_squat_1rep__trutadan.mp4")),
+                    "-vf", "transpose=1", "-c:v", "libx264", "-crf", "18", "-an", str(sideways)], check=True)
+    subprocess.run([ffmpeg, "-y", "-v", "error", "-display_rotation", "90", "-i", str(sideways),
+                    "-c", "copy", str(rotated)], check=True)
+    results = _run(rotated, lite_model)
+    assert results[0][2].image_wh == (608, 1080)
+    poses = [p for _, _, p in results if p is not None]
+    assert len(poses) >= 0.95 * len(results)
+    upright = np.mean([p.point("left_shoulder")[1] < p.point("left_hip")[1] < p.point("left_ankle")[1] for p in poses])
+    assert upright > 0.95
+
+
+def _toy_pose(facing: int) -> Pose:
+    xy = np.zeros((33, 2))
+    for side, sx in (("left", 1), ("right", -1)):
+        xy[LM[f"{side}_hip"]] = (100 + facing * sx * 20, 300)
+        xy[LM[f"{side}_shoulder"]] = (100 + facing * sx * 30, 150)
+    return Pose(xy, np.zeros(33), np.ones(33), np.ones(33), np.zeros((33, 3)), (200, 400))
+
+
+def test_label_flip_guard_fixes_brief_flips_and_accepts_real_turns():
+    guard = LabelFlipGuard(accept_s=1.0)
+    fps = 30
+    seq = [1] * 30 + [-1] * 3 + [1] * 30 + [-1] * 60  # a 0.1 s flip, then a 2 s "turn" at full width
+    out = [guard(_toy_pose(f), i / fps) for i, f in enumerate(seq)]
+    facing = [1 if p.point("left_hip")[0] > p.point("right_hip")[0] else -1 for p in out]
+    assert facing[:63] == [1] * 63  # the brief flip was swapped back
+    assert facing[-20:] == [-1] * 20  # a sustained change is accepted
+    assert sum(p.labels_swapped for p in out[30:33]) == 3
+    # swapping is an involution and moves world landmarks too
+    p = _toy_pose(1)
+    assert np.array_equal(p.swapped().swapped().xy_px, p.xy_px)
