@@ -67,7 +67,7 @@ def cmd_landmarks(args) -> int:
 
     from .capture import ImageFolderSource, open_source
     from .models import resolve_model
-    from .pipeline import RunStats, Stopwatch, iter_poses
+    from .pipeline import run_landmarks
     from .pose import PoseEstimator, RunningMode
     from .sinks import LandmarkCsvWriter, atomic_open
 
@@ -79,29 +79,18 @@ def cmd_landmarks(args) -> int:
         raise
     single_image = isinstance(source, ImageFolderSource) and Path(args.input).is_file()
     out = args.output or Path("valgus-out") / _stem(args.input) / "landmarks.csv"
-    stats = RunStats()
-    interrupted = False
     mode = RunningMode.IMAGE if single_image else RunningMode.VIDEO
     with source, PoseEstimator(model_path, mode=mode) as estimator, atomic_open(out) as f:
-        writer = LandmarkCsvWriter(f, layout=args.layout)
         bar = tqdm(total=source.frame_count, unit="frame", desc=source.name, disable=args.no_progress,
                    leave=False, file=sys.stderr)
-        with Stopwatch() as sw, bar:
-            try:
-                for frame, pose in iter_poses(source, estimator):
-                    writer.write(frame.index, frame.time_s, pose)
-                    stats.add(frame, pose)
-                    bar.update(1)
-            except KeyboardInterrupt:
-                if not source.is_live:
-                    raise
-                interrupted = True  # a camera session ends with Ctrl-C: keep what was captured
-        stats.wall_s = sw.elapsed_s
+        with bar:
+            stats = run_landmarks(source, estimator, LandmarkCsvWriter(f, layout=args.layout),
+                                  on_frame=lambda *_: bar.update(1))
     if stats.frames == 0:
         raise InputError(f"no frames could be read from {args.input}")
     print(f"{out}: {stats.frames} frames, person detected in {stats.detected} "
           f"({100 * stats.detection_rate:.1f}%), {stats.processed_fps:.1f} frames/s, model {model_path.name}")
-    if interrupted:
+    if stats.interrupted:
         print("valgus-cam: interrupted; the frames captured so far were saved", file=sys.stderr)
     return 0
 

@@ -6,6 +6,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from collections.abc import Callable
+
 from .capture import Frame, FrameSource
 from .pose import Pose, PoseEstimator
 
@@ -23,6 +25,7 @@ class RunStats:
     first_time_s: float | None = None
     last_time_s: float | None = None
     wall_s: float = 0.0
+    interrupted: bool = False
 
     def add(self, frame: Frame, pose: Pose | None) -> None:
         self.frames += 1
@@ -47,3 +50,25 @@ class Stopwatch:
 
     def __exit__(self, *exc):
         self.elapsed_s = time.perf_counter() - self.t0
+
+
+def run_landmarks(source: FrameSource, estimator: PoseEstimator, writer,
+                  on_frame: Callable[[Frame, Pose | None], None] | None = None) -> RunStats:
+    """source → pose → landmark writer; returns the counts and the wall time of the loop.
+
+    A live source (camera) ends with Ctrl-C: the frames so far are kept and ``stats.interrupted``
+    is set; for files Ctrl-C propagates (the caller discards the partial output)."""
+    stats = RunStats()
+    with Stopwatch() as sw:
+        try:
+            for frame, pose in iter_poses(source, estimator):
+                writer.write(frame.index, frame.time_s, pose)
+                stats.add(frame, pose)
+                if on_frame is not None:
+                    on_frame(frame, pose)
+        except KeyboardInterrupt:
+            if not source.is_live:
+                raise
+            stats.interrupted = True
+    stats.wall_s = sw.elapsed_s
+    return stats
