@@ -81,7 +81,7 @@ def cmd_landmarks(args) -> int:
     out = args.output or Path("valgus-out") / _stem(args.input) / "landmarks.csv"
     mode = RunningMode.IMAGE if single_image else RunningMode.VIDEO
     with source, PoseEstimator(model_path, mode=mode) as estimator, atomic_open(out) as f:
-        bar = tqdm(total=source.frame_count, unit="frame", desc=source.name, disable=args.no_progress,
+        bar = tqdm(total=source.frame_count, unit="frame", desc=source.name, disable=True if args.no_progress else None,
                    leave=False, file=sys.stderr)
         with bar:
             stats = run_landmarks(source, estimator, LandmarkCsvWriter(f, layout=args.layout),

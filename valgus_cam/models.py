@@ -168,7 +168,7 @@ def download_model(spec: ModelSpec, target: Path, *, url: str, progress: bool = 
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout_s) as resp:
             total = int(resp.headers.get("Content-Length") or spec.size_bytes)
             with tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {spec.file}",
-                      disable=not progress, leave=False) as bar:
+                      disable=None if progress else True, leave=False) as bar:
                 while block := resp.read(1 << 16):
                     out.write(block)
                     h.update(block)
