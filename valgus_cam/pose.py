@@ -26,19 +26,7 @@ from .errors import ModelError
 os.environ.setdefault("GLOG_minloglevel", "2")  # silence MediaPipe's C++ INFO/WARNING lines
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-LANDMARK_NAMES: tuple[str, ...] = (
-    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
-    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
-    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
-    "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip",
-    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel",
-    "right_heel", "left_foot_index", "right_foot_index",
-)
-N_LANDMARKS = len(LANDMARK_NAMES)
-LM = {name: i for i, name in enumerate(LANDMARK_NAMES)}
-# index of each landmark's mirror twin (left <-> right; the nose is its own)
-MIRROR = np.array([LM[n.replace("left", "\0").replace("right", "left").replace("\0", "right")]
-                   for n in LANDMARK_NAMES])
+from .landmarks import LANDMARK_NAMES, LM, MIRROR, N_LANDMARKS  # noqa: F401  (re-exported)
 
 
 @contextmanager
