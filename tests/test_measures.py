@@ -1,0 +1,77 @@
+"""Per-frame measures on the shipped sample (real pose model) against its exact ground truth."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from valgus_cam.capture import VideoFileSource
+from valgus_cam.measures import LandmarkSeries, compute_frame_measures
+from valgus_cam.pipeline import iter_poses
+from valgus_cam.pose import PoseEstimator
+
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "sample_single_leg_squat.mp4"
+
+
+@pytest.fixture(scope="module")
+def sample_measures(lite_model):
+    times, poses = [], []
+    with VideoFileSource(SAMPLE) as src, PoseEstimator(lite_model) as est:
+        for frame, pose in iter_poses(src, est):
+            times.append(frame.time_s)
+            poses.append(pose)
+        wh = src.size_wh
+    gt = json.loads(SAMPLE.with_suffix(".json").read_text())
+    return compute_frame_measures(LandmarkSeries.from_poses(times, poses, wh)), gt
+
+
+def _window(gt):
+    rep = np.array([f["rep"] for f in gt["frames"]])
+    depth = np.array([f["depth_frac"] for f in gt["frames"]])
+    return (rep >= 0) & (depth >= 0.3)
+
+
+def test_view_and_standing_baseline(sample_measures):
+    m, gt = sample_measures
+    assert m.view == "frontal"
+    b0, b1 = gt["conventions"]["baseline_frames"]  # still standing 0..33, then the weight shift
+    assert m.baseline.start == 0
+    assert 15 <= m.baseline.stop <= b1 + 20
+    assert abs(m.camera_roll_deg - gt["camera"]["roll_deg"]) < 1.0
+
+
+def test_trunk_lean_change_tracks_the_truth(sample_measures):
+    m, gt = sample_measures
+    w = _window(gt)
+    lean_rel = m.trunk_lean_deg - np.nanmedian(m.trunk_lean_deg[m.baseline])
+    truth = np.array([f["trunk_lean_2d_rel"] for f in gt["frames"]])
+    assert np.nanmean(np.abs(lean_rel[w] - truth[w])) < 2.5  # measured 1.1° MAE over the synthetic set
+
+
+def test_stance_knee_image_fppa_tracks_the_truth(sample_measures):
+    m, gt = sample_measures
+    w = _window(gt)
+    truth = np.array([f["fppa_r"] for f in gt["frames"]])
+    got = m.fppa_right_deg
+    assert np.isfinite(got[w]).mean() > 0.9  # not gated: a frontal view of a large body
+    err = got[w] - truth[w]
+    # measured here with lite: 6.0° MAE (bias −4°); the synthetic-set figure with full is 3.4° on
+    # single-leg squats. A regression guard, not the target (≤ 2°, geometry issue, not yet met).
+    assert np.nanmean(np.abs(err)) < 7.0
+    # the marked-valgus rep reads clearly more valgus than the others at its bottom
+    bottoms = [r["bottom"] for r in gt["reps"]]
+    assert got[bottoms[1]] > got[bottoms[0]] + 10 and got[bottoms[1]] > got[bottoms[2]] + 5
+
+
+def test_knee_flexion_finds_the_bottoms(sample_measures):
+    """MediaPipe's world landmarks misread knee flexion (here ~22° standing, 31–42° at a true
+    65–78°; to be replaced by a 2D-length reconstruction), but the timing is right: each rep's
+    flexion peak is within 0.2 s of the true bottom."""
+    m, gt = sample_measures
+    flex = m.knee_flexion_right_deg
+    standing = np.nanmedian(flex[m.baseline])
+    for r in gt["reps"]:
+        peak = r["start"] + int(np.nanargmax(flex[r["start"]:r["end"] + 1]))
+        assert abs(peak - r["bottom"]) <= 6, (peak, r["bottom"])
+        assert flex[peak] > standing + 5
