@@ -101,3 +101,48 @@ def test_default_output_location(tmp_path, lite_model):
                   "--no-progress", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "valgus-out" / "front_highbar_squat_1rep__trutadan" / "landmarks.csv").is_file()
+
+
+def test_analyze_writes_frames_csv(tmp_path, lite_model):
+    import csv
+
+    from valgus_cam.measures import FrameMeasures
+
+    out = tmp_path / "out"
+    res = run_cli("analyze", str(clip("front_highbar_squat_1rep__trutadan.mp4")), "--out", str(out),
+                  "--model", "lite", "--no-progress")
+    assert res.returncode == 0, res.stderr
+    assert "frontal view" in res.stdout
+    rows = list(csv.DictReader((out / "frames.csv").open()))
+    assert tuple(rows[0].keys()) == ("frame", "time_s", "detected") + FrameMeasures.CSV_COLUMNS
+    assert [int(r["frame"]) for r in rows] == list(range(62))
+    flex = np.array([float(r["knee_flexion_left_deg"] or "nan") for r in rows])
+    assert np.nanmax(flex) - np.nanmin(flex) > 40  # one deep rep
+    # re-analysis from the saved landmarks gives the same numbers (to the CSV's rounding)
+    out2 = tmp_path / "out2"
+    res2 = run_cli("analyze", str(clip("front_highbar_squat_1rep__trutadan.mp4")), "--out", str(out2),
+                   "--landmarks", str(out / "landmarks.csv"))
+    assert res2.returncode == 0, res2.stderr
+    rows2 = list(csv.DictReader((out2 / "frames.csv").open()))
+    a = np.array([float(r["knee_flexion_left_deg"] or "nan") for r in rows2])
+    np.testing.assert_allclose(a, flex, atol=1.0)
+
+
+def test_analyze_side_view_says_fppa_not_measurable(tmp_path, lite_model):
+    import csv
+
+    out = tmp_path / "side"
+    res = run_cli("analyze", str(clip("side_squat_2reps__toshineb.mp4")), "--out", str(out), "--model", "lite",
+                  "--no-progress")
+    assert res.returncode == 0, res.stderr
+    assert "FPPA is not measurable" in res.stdout
+    rows = list(csv.DictReader((out / "frames.csv").open()))
+    assert all(r["fppa_left_deg"] == "" and r["fppa_frontal_right_deg"] == "" for r in rows)
+
+
+def test_analyze_bad_input_is_one_line(tmp_path):
+    bad = tmp_path / "not_a_video.mp4"
+    bad.write_bytes(b"garbage" * 100)
+    res = run_cli("analyze", str(bad), "--out", str(tmp_path / "o"))
+    assert res.returncode == 3
+    assert len(res.stderr.strip().splitlines()) == 1

@@ -121,3 +121,48 @@ def test_fppa_sign_is_kept_under_mirroring_and_flips_when_the_knee_crosses(pts):
     reflected = hip + 2 * np.dot(rel, axis) * axis - rel
     assert g.fppa_deg(hip, knee, ankle, reflected) == pytest.approx(-base, abs=1e-6)
     assert -180 <= base <= 180
+
+
+def _project(points_cam, focal, center):
+    p = np.asarray(points_cam, float)
+    return p[..., :2] / p[..., 2:3] * focal + center
+
+
+@pytest.mark.parametrize("yaw_deg", [0.0, 10.0, -20.0, 30.0])
+@pytest.mark.parametrize("valgus_deg", [-5.0, 0.0, 15.0])
+def test_lift_leg_recovers_a_known_leg_and_its_frontal_fppa(yaw_deg, valgus_deg):
+    """A leg built in the body frame (right leg, hip flexed 60°, knee 90°, knee swung medially by
+    a known frontal-plane angle), seen by a pinhole camera at a known yaw, is reconstructed from
+    its 2D projection and the standing lengths; its frontal-plane FPPA comes back exactly."""
+    f, c, dist = 1000.0, np.array([640.0, 360.0]), 3000.0  # distances in mm
+    thigh, shank = 450.0, 430.0
+    ankle = np.array([-100.0, 0.0, 0.0])  # body frame: x subject's left, y forward, z up
+    # shank tilted forward 30°, thigh 60° from vertical (knee flexion 90° in the sagittal plane),
+    # then the knee pushed medially (+x for the right leg) about the ankle by valgus_deg/2 and the
+    # hip back over the ankle line so that the frontal angle is exactly valgus_deg
+    a = np.radians(valgus_deg / 2)
+    knee = ankle + shank * np.array([np.sin(a) * np.cos(np.radians(30)), np.sin(np.radians(30)), np.cos(a) * np.cos(np.radians(30))])
+    d_thigh = np.array([np.sin(a) * np.cos(np.radians(60)) * -1, -np.sin(np.radians(60)), np.cos(a) * np.cos(np.radians(60))])
+    hip = knee + thigh * d_thigh / np.linalg.norm(d_thigh)
+    other_hip = hip + [200.0, 0, 0]
+    expected = g.fppa_frontal_deg(hip, knee, ankle, other_hip)
+    # body → world (x left, y backward, z up) → camera at yaw: rows (cos, sin, 0), (0, 0, −1),
+    # (−sin, cos, 0), the camera in front of the body
+    th = np.radians(yaw_deg)
+    R = np.array([[np.cos(th), np.sin(th), 0], [0, 0, -1], [-np.sin(th), np.cos(th), 0]])
+    to_cam = lambda p: R @ (np.asarray(p) * [1, -1, 1] - [0, 0, 500.0]) + [0, 0, dist]  # noqa: E731
+    # standing: the same leg straight and vertical at the ankle's depth → standing image lengths
+    z_ankle = to_cam(ankle)[2]
+    l_thigh, l_shank = thigh * f / z_ankle, shank * f / z_ankle
+    px = [_project(to_cam(p), f, c) for p in (hip, knee, ankle, other_hip)]
+    hip3, knee3, ankle3 = g.lift_leg(px[0], px[1], px[2], l_thigh, l_shank, f, c)
+    other3 = np.append(px[3] - c, f) * hip3[2] / f
+    body = [g.camera_to_body(p, yaw_deg) for p in (hip3, knee3, ankle3, other3)]
+    assert g.fppa_frontal_deg(*body) == pytest.approx(float(expected), abs=0.6)
+    assert g.knee_flexion_deg(hip3, knee3, ankle3) == pytest.approx(float(g.knee_flexion_deg(hip, knee, ankle)), abs=0.5)
+    assert np.sign(expected) == np.sign(valgus_deg) or valgus_deg == 0
+
+
+def test_camera_to_body_at_zero_yaw():
+    # camera x right = subject's left (facing the camera), y down = −up, z away = backward
+    np.testing.assert_allclose(g.camera_to_body(np.array([1.0, 2.0, 3.0]), 0.0), [1.0, -3.0, -2.0])

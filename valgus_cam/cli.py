@@ -7,6 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from . import __version__
 from .errors import InputError, ValgusCamError
 
@@ -38,6 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
     lm.add_argument("--fps", type=float, default=None, help="frame rate of an image folder (default 30)")
     lm.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_model_arg(lm)
+
+    an = sub.add_parser("analyze", help="measure a recorded clip: per-frame FPPA, pelvis, trunk, knee flexion")
+    an.add_argument("input", help="video file or folder of images")
+    an.add_argument("--out", type=Path, default=None, help="output folder (default: valgus-out/<input stem>/)")
+    an.add_argument("--landmarks", type=Path, default=None, metavar="CSV",
+                    help="re-analyse from a landmark CSV written earlier (skips pose estimation)")
+    an.add_argument("--fps", type=float, default=None, help="frame rate of an image folder (default 30)")
+    an.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_model_arg(an)
     return ap
 
 
@@ -95,6 +106,71 @@ def cmd_landmarks(args) -> int:
     return 0
 
 
+def cmd_analyze(args) -> int:
+    from .measures import LandmarkSeries, compute_frame_measures
+    from .sinks import atomic_open, read_landmarks_csv, write_frames_csv
+
+    out = args.out or Path("valgus-out") / _stem(args.input)
+    if args.landmarks:
+        from .capture import open_source
+
+        with open_source(args.input, fps=args.fps) as src:
+            wh = src.size_wh
+        table = read_landmarks_csv(args.landmarks)
+        series, index, model_name = LandmarkSeries.from_table(table, wh), table.frame, args.landmarks.name
+    else:
+        series, index, model_name = _run_pose(args, out / "landmarks.csv")
+    if len(index) == 0:
+        raise InputError(f"no frames could be read from {args.input}")
+    m = compute_frame_measures(series)
+    with atomic_open(out / "frames.csv") as f:
+        write_frames_csv(f, index, m)
+    yaw = m.body_yaw_deg[m.detected]
+    yaw_txt = f"{yaw[0]:+.0f}°" if len(yaw) and np.isfinite(yaw[0]) else "unknown"
+    print(f"{out / 'frames.csv'}: {len(index)} frames, person in {int(m.detected.sum())}, {m.view} view, "
+          f"body yaw {yaw_txt}, camera roll {m.camera_roll_deg:+.1f}°, model {model_name}")
+    for w in m.warnings:
+        print(f"  warning: {w}")
+    return 0
+
+
+def _run_pose(args, landmarks_csv: Path):
+    """Pose on every frame of the input (landmarks also saved); returns the series, the frame
+    indices and the model's file name."""
+    from tqdm import tqdm
+
+    from .capture import open_source
+    from .measures import LandmarkSeries
+    from .models import resolve_model
+    from .pipeline import iter_poses
+    from .pose import PoseEstimator
+    from .sinks import LandmarkCsvWriter, atomic_open
+
+    source = open_source(args.input, fps=args.fps)
+    try:
+        model_path = resolve_model(args.model, progress=not args.no_progress)
+    except BaseException:
+        source.close()
+        raise
+    if source.is_live:
+        source.close()
+        raise InputError("analyze takes a recorded clip; use `valgus-cam live` for a camera")
+    times, poses, index = [], [], []
+    with source, PoseEstimator(model_path) as estimator, atomic_open(landmarks_csv) as f:
+        writer = LandmarkCsvWriter(f)
+        bar = tqdm(total=source.frame_count, unit="frame", desc=source.name,
+                   disable=True if args.no_progress else None, leave=False, file=sys.stderr)
+        with bar:
+            for frame, pose in iter_poses(source, estimator):
+                writer.write(frame.index, frame.time_s, pose)
+                times.append(frame.time_s)
+                poses.append(pose)
+                index.append(frame.index)
+                bar.update(1)
+        wh = source.size_wh
+    return LandmarkSeries.from_poses(times, poses, wh), np.asarray(index, int), model_path.name
+
+
 def _stem(spec: str) -> str:
     if spec.isdigit():
         return f"camera{spec}"
@@ -102,7 +178,7 @@ def _stem(spec: str) -> str:
     return p.stem if p.suffix else (p.name or "input")
 
 
-COMMANDS = {"models": cmd_models, "landmarks": cmd_landmarks}
+COMMANDS = {"models": cmd_models, "landmarks": cmd_landmarks, "analyze": cmd_analyze}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,6 +68,9 @@ class GateConfig:
     min_thigh_fraction: float = 0.5
     min_visibility: float = 0.5
     cutoff_hz: float = 6.0
+    max_yaw_deg: float = 15.0  # frontal-plane FPPA refused beyond this body yaw
+    focal_px: float | None = None  # camera focal length; None = focal_fraction × the longer image side
+    focal_fraction: float = 0.8  # ≈ a 65° horizontal field of view on a 16:9 image (laptop, phone)
 
 
 @dataclass(slots=True)
@@ -87,7 +90,13 @@ class FrameMeasures:
     knee_flexion_right_deg: np.ndarray
     knee_ankle_separation_ratio: np.ndarray
     knee_hip_separation_ratio: np.ndarray
-    hands_on_hips: np.ndarray
+    hands_on_hips: np.ndarray  # 1.0 / 0.0, NaN where nobody is detected
+    knee_over_foot_left: np.ndarray
+    knee_over_foot_right: np.ndarray
+    foot_turnout_left_deg: np.ndarray
+    foot_turnout_right_deg: np.ndarray
+    free_foot_height_left: np.ndarray
+    free_foot_height_right: np.ndarray
     view: str
     width_ratio: float
     camera_roll_deg: float
@@ -97,7 +106,11 @@ class FrameMeasures:
     CSV_COLUMNS = ("fppa_left_deg", "fppa_right_deg", "fppa_frontal_left_deg", "fppa_frontal_right_deg",
                    "body_yaw_deg", "pelvic_obliquity_deg", "trunk_lean_deg", "knee_flexion_left_deg",
                    "knee_flexion_right_deg", "knee_ankle_separation_ratio", "knee_hip_separation_ratio",
-                   "hands_on_hips")
+                   "hands_on_hips", "knee_over_foot_left", "knee_over_foot_right", "foot_turnout_left_deg",
+                   "foot_turnout_right_deg", "free_foot_height_left", "free_foot_height_right")
+    # knee_over_foot_*: knee's horizontal offset from the line over the foot, in hip widths,
+    # + = medial; free_foot_height_*: how far that ankle is above the other one, in standing
+    # shank lengths (≈ 0 with both feet down; > 0.15 = the foot is off the floor)
 
 
 def standing_baseline(s: LandmarkSeries, knee_flexion: np.ndarray, max_flexion_deg: float = 10.0,
@@ -137,32 +150,57 @@ def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) 
     warnings: list[str] = []
     cond = lambda x: condition(x, t, cutoff_hz=gates.cutoff_hz) if len(t) > 6 else x  # noqa: E731
 
-    flex = {side: cond(g.knee_flexion_deg(s.w(f"{side}_hip"), s.w(f"{side}_knee"), s.w(f"{side}_ankle")))
-            for side in ("left", "right")}
-    base = standing_baseline(s, np.fmax(flex["left"], flex["right"]))
+    # MediaPipe's world-landmark knee flexion has the right timing (used to find the still
+    # standing frames) but not the right value; the reported flexion is reconstructed below.
+    flex_world = {side: cond(g.knee_flexion_deg(s.w(f"{side}_hip"), s.w(f"{side}_knee"), s.w(f"{side}_ankle")))
+                  for side in ("left", "right")}
+    base = standing_baseline(s, np.fmax(flex_world["left"], flex_world["right"]))
+    has_base = base.stop > base.start
     ratio = float(np.nanmedian(g.width_ratio(s.p("left_hip"), s.p("right_hip"), s.p("left_shoulder"),
                                              s.p("right_shoulder"))[det])) if det.any() else float("nan")
     view = g.classify_view(ratio)
     roll = g.camera_roll_deg(s.p("left_ankle")[base], s.p("right_ankle")[base],
-                             s.p("left_shoulder")[base], s.p("right_shoulder")[base]) if base.stop > base.start else 0.0
+                             s.p("left_shoulder")[base], s.p("right_shoulder")[base]) if has_base else 0.0
     if not np.isfinite(roll):
         roll = 0.0
 
-    yaw = _body_yaw_deg(s, base)
-    fppa, fppa_frontal = {}, {}
+    # Work in an unmirrored frame: a selfie (mirrored) image puts the subject's left hip on the
+    # image left; flip x so that the reconstruction's yaw has one meaning.
+    w_px, h_px = s.image_wh
+    facing = np.nanmedian(g.facing_sign(s.p("left_hip"), s.p("right_hip"))[det]) if det.any() else 1.0
+    mirrored = bool(facing < 0)
+    pt = (lambda name: s.p(name) * (-1, 1) + (w_px, 0)) if mirrored else s.p  # noqa: E731
+    yaw_value = body_yaw_deg(s, base, mirrored)
+    yaw = np.where(det, yaw_value, np.nan)
+    focal = gates.focal_px if gates.focal_px else gates.focal_fraction * max(w_px, h_px)
+    yaw_ok = np.isfinite(yaw_value) and abs(yaw_value) <= gates.max_yaw_deg
+    if view == "frontal" and not yaw_ok:
+        warnings.append(f"camera {abs(yaw_value):.0f}° off the body's front (more than {gates.max_yaw_deg:.0f}°): "
+                        "frontal-plane FPPA not reported; stand square to the camera")
+
+    fppa, fppa_frontal, flex = {}, {}, {}
     for side, other in (("left", "right"), ("right", "left")):
-        hip, knee, ankle, ohip = (s.p(f"{side}_hip"), s.p(f"{side}_knee"), s.p(f"{side}_ankle"), s.p(f"{other}_hip"))
+        hip, knee, ankle, ohip = (pt(f"{side}_hip"), pt(f"{side}_knee"), pt(f"{side}_ankle"), pt(f"{other}_hip"))
         raw = g.fppa_deg(hip, knee, ankle, ohip)
         thigh = np.linalg.norm(knee - hip, axis=-1)
         shank = np.linalg.norm(ankle - knee, axis=-1)
-        thigh0 = np.nanmedian(thigh[base]) if base.stop > base.start else np.nanmax(thigh)
+        thigh0 = np.nanmedian(thigh[base]) if has_base else np.nanmax(thigh)
+        shank0 = np.nanmedian(shank[base]) if has_base else np.nanmax(shank)
         visible = np.all([s.vis(f"{side}_{j}") >= gates.min_visibility for j in ("hip", "knee", "ankle")], axis=0)
-        ok = (thigh >= gates.min_segment_px) & (shank >= gates.min_segment_px) & \
-             (thigh >= gates.min_thigh_fraction * thigh0) & visible
+        sized = (thigh0 >= gates.min_segment_px) & (shank0 >= gates.min_segment_px)
+        ok = sized & (thigh >= gates.min_thigh_fraction * thigh0) & visible
         if view != "frontal":
             ok &= False
         fppa[side] = np.where(ok, cond(raw), np.nan)
-        fppa_frontal[side] = np.where(ok & np.isfinite(yaw), cond(_frontal_fppa_deg(s, side, other, base, yaw)), np.nan)
+
+        # single-view reconstruction with the standing lengths (geometry.lift_leg)
+        hip3, knee3, ankle3 = g.lift_leg(hip, knee, ankle, thigh0, shank0, focal, (w_px / 2, h_px / 2))
+        ohip3 = np.concatenate([ohip - (w_px / 2, h_px / 2), np.full((len(ohip), 1), focal)], axis=-1) \
+            * (hip3[:, 2:3] / focal)
+        flex[side] = np.where(visible & sized, cond(g.knee_flexion_deg(hip3, knee3, ankle3)), np.nan)
+        body = lambda p: g.camera_to_body(p, yaw_value if np.isfinite(yaw_value) else 0.0)  # noqa: E731
+        frontal = g.fppa_frontal_deg(body(hip3), body(knee3), body(ankle3), body(ohip3))
+        fppa_frontal[side] = np.where(ok & yaw_ok, cond(frontal), np.nan)
         if det.any() and ok[det].mean() < 0.5 and view == "frontal":
             warnings.append(f"{side} knee: FPPA gated out in {1 - ok[det].mean():.0%} of frames "
                             f"(leg too small, foreshortened or not visible)")
@@ -176,56 +214,51 @@ def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) 
                                       s.p("left_hip"), s.p("right_hip"))
     torso = g.torso_length_px(s.p("left_hip"), s.p("right_hip"), s.p("left_shoulder"), s.p("right_shoulder"))
     hands = g.hands_on_hips(s.p("left_wrist"), s.p("right_wrist"), s.p("left_hip"), s.p("right_hip"), torso)
+    extra = {}
+    for side, other in (("left", "right"), ("right", "left")):
+        extra[f"knee_over_foot_{side}"] = cond(g.knee_medial_offset(
+            s.p(f"{side}_hip"), s.p(f"{side}_knee"), s.p(f"{side}_ankle"), s.p(f"{other}_hip"), s.p(f"{side}_foot_index")))
+        extra[f"foot_turnout_{side}_deg"] = cond(g.foot_turnout_deg(
+            s.p(f"{side}_heel"), s.p(f"{side}_foot_index"), s.p(f"{side}_hip"), s.p(f"{other}_hip")))
+        shank = np.linalg.norm(s.p(f"{side}_ankle") - s.p(f"{side}_knee"), axis=-1)
+        shank0 = np.nanmedian(shank[base]) if has_base else np.nanmedian(shank)
+        lift = s.p(f"{other}_ankle")[:, 1] - s.p(f"{side}_ankle")[:, 1]  # image y is down
+        base_lift = np.nanmedian(lift[base]) if has_base else 0.0
+        extra[f"free_foot_height_{side}"] = cond((lift - base_lift) / shank0)
     return FrameMeasures(
+        **extra,
         time_s=t, detected=det, fppa_left_deg=fppa["left"], fppa_right_deg=fppa["right"],
         fppa_frontal_left_deg=fppa_frontal["left"], fppa_frontal_right_deg=fppa_frontal["right"],
         body_yaw_deg=yaw, pelvic_obliquity_deg=obl, trunk_lean_deg=lean,
         knee_flexion_left_deg=flex["left"], knee_flexion_right_deg=flex["right"],
         knee_ankle_separation_ratio=cond(ka), knee_hip_separation_ratio=cond(kh),
-        hands_on_hips=np.where(det, hands, False), view=view, width_ratio=ratio, camera_roll_deg=roll,
+        hands_on_hips=np.where(det, hands.astype(float), np.nan), view=view, width_ratio=ratio, camera_roll_deg=roll,
         baseline=base, warnings=warnings)
 
 
-def _body_yaw_deg(s: LandmarkSeries, base: slice) -> np.ndarray:
-    """Body yaw: the camera's angle from the body's front, + = camera toward the subject's left
-    (as the synthetic ground truth). From MediaPipe's world hip and shoulder lines, as the median
-    over the standing baseline (the body does not spin within a set). Measured on the synthetic
-    set: MAE 4.9° (bias −3.8°) — a first estimate, to be refined."""
-    def line_yaw(a, b):
-        v = s.w(a) - s.w(b)
-        return np.degrees(np.arctan2(-v[:, 2], v[:, 0]))
+def body_yaw_deg(s: LandmarkSeries, base: slice, mirrored: bool = False, cues: tuple[str, ...] = ("hips", "feet")
+                 ) -> float:
+    """The camera's angle from the body's front, + = camera toward the subject's left (as the
+    synthetic ground truth), for the unmirrored view. Median over the standing baseline (the body
+    does not spin within a set) of MediaPipe's world landmarks: the hip line's normal and the
+    mean heel→toe direction of both feet (a symmetric turn-out cancels). Measured on the synthetic
+    set: see docs/accuracy.md."""
+    sel = base if base.stop > base.start else slice(None)
+    sx = -1.0 if mirrored else 1.0
 
-    yaw = (line_yaw("left_hip", "right_hip") + line_yaw("left_shoulder", "right_shoulder")) / 2
-    sel = yaw[base] if base.stop > base.start else yaw
-    value = float(np.nanmedian(sel)) if np.isfinite(sel).any() else float("nan")
-    return np.where(s.detected, value, np.nan)
+    def w(name):
+        v = s.w(name)[sel]
+        return v * (sx, 1, 1)
 
-
-def _frontal_fppa_deg(s: LandmarkSeries, side: str, other: str, base: slice, yaw_deg: np.ndarray) -> np.ndarray:
-    """FPPA on the body's frontal plane: segments lifted to 3D with their standing image lengths
-    (scaled-orthographic single-view reconstruction with known lengths, Taylor 2000; the knee is
-    nearer the camera than hip and ankle in a squat), rotated by the body yaw, projected onto the
-    frontal plane."""
-    hip, knee, ankle, ohip = (s.p(f"{side}_hip"), s.p(f"{side}_knee"), s.p(f"{side}_ankle"), s.p(f"{other}_hip"))
-    if base.stop <= base.start:
-        return np.full(len(hip), np.nan)
-    l_thigh = np.nanmedian(np.linalg.norm(knee - hip, axis=-1)[base])
-    l_shank = np.nanmedian(np.linalg.norm(ankle - knee, axis=-1)[base])
-
-    def lift(v, length, toward_camera):
-        depth = np.sqrt(np.clip(length ** 2 - np.sum(v ** 2, axis=-1), 0, None))
-        return np.concatenate([v, (-depth if toward_camera else depth)[:, None]], axis=-1)
-
-    thigh3 = lift(knee - hip, l_thigh, True)   # hip→knee: the knee comes toward the camera
-    shank3 = lift(ankle - knee, l_shank, False)  # knee→ankle: the ankle is further away
-    th = np.radians(yaw_deg)
-    # camera (x right, y down, z away) → body frame with x_body = subject's-left axis seen from the
-    # front; the lateral axis is (cos θ, 0, −sin θ) in camera coordinates
-    lat = lambda v: v[:, 0] * np.cos(th) - v[:, 2] * np.sin(th)  # noqa: E731
-    f = g.facing_sign(s.p("left_hip"), s.p("right_hip"))
-    thigh_f = np.column_stack([lat(thigh3), thigh3[:, 1]])
-    shank_f = np.column_stack([lat(shank3), shank3[:, 1]])
-    hip_line = np.column_stack([(ohip - hip)[:, 0] / np.maximum(np.cos(th), 0.3), np.zeros(len(hip))])
-    zero = np.zeros((len(hip), 2))
-    out = g.fppa_deg(zero, thigh_f, thigh_f + shank_f, hip_line)
-    return np.where(f != 0, out, np.nan)
+    est = []
+    if "hips" in cues:
+        v = w("left_hip") - w("right_hip")
+        est.append(np.degrees(np.arctan2(-v[:, 2], v[:, 0])))
+    if "shoulders" in cues:
+        v = w("left_shoulder") - w("right_shoulder")
+        est.append(np.degrees(np.arctan2(-v[:, 2], v[:, 0])))
+    if "feet" in cues:
+        d = [w(f"{side}_foot_index") - w(f"{side}_heel") for side in ("left", "right")]
+        est.append(-np.degrees((np.arctan2(d[0][:, 0], -d[0][:, 2]) + np.arctan2(d[1][:, 0], -d[1][:, 2])) / 2))
+    per_frame = np.nanmean(np.vstack(est), axis=0) if est else np.array([np.nan])
+    return float(np.nanmedian(per_frame)) if np.isfinite(per_frame).any() else float("nan")

@@ -139,3 +139,21 @@ def read_landmarks_csv(path: str | os.PathLike) -> LandmarkTable:
         detected=np.array([frames[i][1] for i in order], dtype=bool),
         values=np.stack([frames[i][2] for i in order]) if order else np.empty((0, N_LANDMARKS, len(_FIELDS))),
     )
+
+
+def write_frames_csv(f: IO[str], frame_index: np.ndarray, measures) -> None:
+    """``frames.csv``: ``frame, time_s, detected`` then the measures' ``CSV_COLUMNS``; a value
+    that is not measurable (NaN) is left empty; ``frame`` is the 0-based index in the video."""
+    w = csv.writer(f)
+    cols = measures.CSV_COLUMNS
+    w.writerow(("frame", "time_s", "detected") + cols)
+    arrays = [np.asarray(getattr(measures, c)) for c in cols]
+
+    def fmt(v):
+        if isinstance(v, (bool, np.bool_)):
+            return int(v)
+        return "" if not np.isfinite(v) else f"{v:.2f}"
+
+    for i in range(len(frame_index)):
+        w.writerow([int(frame_index[i]), f"{measures.time_s[i]:.4f}", int(measures.detected[i])]
+                   + [fmt(a[i]) for a in arrays])
