@@ -71,6 +71,9 @@ class GateConfig:
     max_yaw_deg: float = 15.0  # frontal-plane FPPA refused beyond this body yaw
     focal_px: float | None = None  # camera focal length; None = focal_fraction × the longer image side
     focal_fraction: float = 0.8  # ≈ a 65° horizontal field of view on a 16:9 image (laptop, phone)
+    # MediaPipe's hip points → hip joint centres (geometry.hip_joint_centres); 1.0 / 0.0 = off
+    hip_width_scale: float = 1.19
+    hip_yaw_shift: float = 0.32
 
 
 @dataclass(slots=True)
@@ -178,9 +181,12 @@ def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) 
         warnings.append(f"camera {abs(yaw_value):.0f}° off the body's front (more than {gates.max_yaw_deg:.0f}°): "
                         "frontal-plane FPPA not reported; stand square to the camera")
 
+    hjc = dict(zip(("left", "right"), g.hip_joint_centres(
+        pt("left_hip"), pt("right_hip"), gates.hip_width_scale,
+        gates.hip_yaw_shift * np.tan(np.radians(yaw_value if np.isfinite(yaw_value) else 0.0)))))
     fppa, fppa_frontal, flex = {}, {}, {}
     for side, other in (("left", "right"), ("right", "left")):
-        hip, knee, ankle, ohip = (pt(f"{side}_hip"), pt(f"{side}_knee"), pt(f"{side}_ankle"), pt(f"{other}_hip"))
+        hip, knee, ankle, ohip = (hjc[side], pt(f"{side}_knee"), pt(f"{side}_ankle"), hjc[other])
         raw = g.fppa_deg(hip, knee, ankle, ohip)
         thigh = np.linalg.norm(knee - hip, axis=-1)
         shank = np.linalg.norm(ankle - knee, axis=-1)
