@@ -130,17 +130,6 @@ def body_height_px(nose, left_ankle, right_ankle) -> np.ndarray:
     return np.linalg.norm(np.asarray(nose, float) - mid_ankle, axis=-1)
 
 
-def hands_on_hips(left_wrist, right_wrist, left_hip, right_hip, torso_len_px, threshold: float = 0.35
-                  ) -> np.ndarray:
-    """True where both wrists are within ``threshold`` torso lengths of their own hip (the wrist
-    sits on the iliac crest, just above and lateral to MediaPipe's hip point)."""
-    lw, rw, lh, rh = (np.asarray(a, float) for a in (left_wrist, right_wrist, left_hip, right_hip))
-    torso = np.asarray(torso_len_px, float)
-    dl = np.linalg.norm(lw - lh, axis=-1) / torso
-    dr = np.linalg.norm(rw - rh, axis=-1) / torso
-    return (dl < threshold) & (dr < threshold)
-
-
 def torso_length_px(left_hip, right_hip, left_shoulder, right_shoulder) -> np.ndarray:
     mid_hip = (np.asarray(left_hip, float) + np.asarray(right_hip, float)) / 2
     mid_sh = (np.asarray(left_shoulder, float) + np.asarray(right_shoulder, float)) / 2

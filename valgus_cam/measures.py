@@ -218,8 +218,9 @@ def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) 
                 - roll * np.where(g.facing_sign(s.p("left_hip"), s.p("right_hip")) < 0, -1, 1))
     ka, kh = g.knee_separation_ratios(s.p("left_knee"), s.p("right_knee"), s.p("left_ankle"), s.p("right_ankle"),
                                       s.p("left_hip"), s.p("right_hip"))
-    torso = g.torso_length_px(s.p("left_hip"), s.p("right_hip"), s.p("left_shoulder"), s.p("right_shoulder"))
-    hands = g.hands_on_hips(s.p("left_wrist"), s.p("right_wrist"), s.p("left_hip"), s.p("right_hip"), torso)
+    from .events import hands_on_hips_per_frame  # noqa: PLC0415 - events imports this module
+
+    hands = hands_on_hips_per_frame(t, s.xy_px, s.visibility)
     extra = {}
     for side, other in (("left", "right"), ("right", "left")):
         extra[f"knee_over_foot_{side}"] = cond(g.knee_medial_offset(
