@@ -41,9 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
     lm.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_model_arg(lm)
 
-    an = sub.add_parser("analyze", help="measure a recorded clip: per-frame FPPA, pelvis, trunk, knee flexion")
+    an = sub.add_parser("analyze", help="score a recorded clip: per-rep FPPA, trunk, hands, balance; pass/fail")
     an.add_argument("input", help="video file or folder of images")
     an.add_argument("--out", type=Path, default=None, help="output folder (default: valgus-out/<input stem>/)")
+    an.add_argument("--test", choices=["auto", "squat", "single-leg"], default="auto",
+                    help="the test performed (default: detected from the free foot)")
+    an.add_argument("--stance", choices=["auto", "left", "right"], default="auto",
+                    help="stance leg of the single-leg squats (default: detected per rep)")
+    an.add_argument("--annotate", action="store_true", help="also write annotated.mp4 (skeleton, angles, verdicts)")
+    an.add_argument("--config", type=Path, default=None, metavar="FILE.toml",
+                    help="pass/fail thresholds (see docs/verdicts.md; keys as in reps.json 'thresholds')")
+    an.add_argument("--sex", choices=["female", "male"], default=None,
+                    help="use the sex-specific knee-angle limit (docs/verdicts.md)")
     an.add_argument("--landmarks", type=Path, default=None, metavar="CSV",
                     help="re-analyse from a landmark CSV written earlier (skips pose estimation)")
     an.add_argument("--fps", type=float, default=None, help="frame rate of an image folder (default 30)")
@@ -107,30 +116,45 @@ def cmd_landmarks(args) -> int:
 
 
 def cmd_analyze(args) -> int:
-    from .measures import LandmarkSeries, compute_frame_measures
+    from .capture import open_source
+    from .measures import LandmarkSeries
+    from .pipeline import analyse_clip
+    from .report import rep_table, reps_document, write_reps_json
     from .sinks import atomic_open, read_landmarks_csv, write_frames_csv
+    from .verdicts import load_thresholds
 
+    thresholds = load_thresholds(args.config, sex=args.sex)  # a bad config fails before any work
     out = args.out or Path("valgus-out") / _stem(args.input)
     if args.landmarks:
-        from .capture import open_source
-
         with open_source(args.input, fps=args.fps) as src:
-            wh = src.size_wh
+            wh, fps = src.size_wh, src.fps
         table = read_landmarks_csv(args.landmarks)
         series, index, model_name = LandmarkSeries.from_table(table, wh), table.frame, args.landmarks.name
     else:
-        series, index, model_name = _run_pose(args, out / "landmarks.csv")
+        series, index, model_name, fps = _run_pose(args, out / "landmarks.csv")
     if len(index) == 0:
         raise InputError(f"no frames could be read from {args.input}")
-    m = compute_frame_measures(series)
+    a = analyse_clip(series, thresholds, test=args.test, stance=args.stance)
+    m = a.measures
     with atomic_open(out / "frames.csv") as f:
         write_frames_csv(f, index, m)
+    write_reps_json(out / "reps.json", reps_document(a, str(args.input), fps, len(index)))
+    if args.annotate:
+        from .overlay import write_annotated_video
+
+        write_annotated_video(args.input, out / "annotated.mp4", series, index, a, fps=args.fps,
+                              progress=not args.no_progress)
     yaw = m.body_yaw_deg[m.detected]
     yaw_txt = f"{yaw[0]:+.0f}°" if len(yaw) and np.isfinite(yaw[0]) else "unknown"
-    print(f"{out / 'frames.csv'}: {len(index)} frames, person in {int(m.detected.sum())}, {m.view} view, "
-          f"body yaw {yaw_txt}, camera roll {m.camera_roll_deg:+.1f}°, model {model_name}")
-    for w in m.warnings:
+    test = a.test.replace("_", " ")
+    print(f"{args.input}: {len(index)} frames, person in {int(m.detected.sum())}, {m.view} view, body yaw {yaw_txt}, "
+          f"camera roll {m.camera_roll_deg:+.1f}°, model {model_name}")
+    print(f"{test}: {len(a.results)} rep{'s' if len(a.results) != 1 else ''}")
+    if a.results:
+        print(rep_table(a))
+    for w in a.warnings:
         print(f"  warning: {w}")
+    print(f"results in {out}/ (frames.csv, reps.json{', annotated.mp4' if args.annotate else ''})")
     return 0
 
 
@@ -167,8 +191,8 @@ def _run_pose(args, landmarks_csv: Path):
                 poses.append(pose)
                 index.append(frame.index)
                 bar.update(1)
-        wh = source.size_wh
-    return LandmarkSeries.from_poses(times, poses, wh), np.asarray(index, int), model_path.name
+        wh, fps = source.size_wh, source.fps
+    return LandmarkSeries.from_poses(times, poses, wh), np.asarray(index, int), model_path.name, fps
 
 
 def _stem(spec: str) -> str:

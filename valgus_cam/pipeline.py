@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .capture import Frame, FrameSource
 from .pose import Pose, PoseEstimator
+
+if TYPE_CHECKING:
+    from .measures import FrameMeasures, GateConfig, LandmarkSeries
+    from .verdicts import Summary, Thresholds
 
 
 def iter_poses(source: FrameSource, estimator: PoseEstimator) -> Iterator[tuple[Frame, Pose | None]]:
@@ -72,3 +75,60 @@ def run_landmarks(source: FrameSource, estimator: PoseEstimator, writer,
             stats.interrupted = True
     stats.wall_s = sw.elapsed_s
     return stats
+
+
+# ----------------------------------------------------------------------------------------------
+# analysis of a whole clip: landmarks → geometry → reps → verdicts
+# ----------------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class ClipAnalysis:
+    measures: "FrameMeasures"
+    reps: list
+    results: list  # list[RepResult]
+    summary: "Summary"
+    test: str  # "double_leg_squat" | "single_leg_squat"
+    thresholds: "Thresholds"
+    warnings: list[str]
+
+    @property
+    def measurable(self) -> bool:
+        """FPPA can be judged on at least one rep (or, without reps, the view allows it)."""
+        if self.results:
+            return any(r.verdict != "unmeasurable" for r in self.results)
+        return self.measures.view == "frontal"
+
+
+def analyse_clip(series: "LandmarkSeries", thresholds: "Thresholds | None" = None, test: str = "auto",
+                 stance: str = "auto", gates: "GateConfig | None" = None) -> ClipAnalysis:
+    """Landmarks of a clip → per-frame measures → reps → per-rep verdicts and a summary.
+
+    ``test``: "auto" | "squat" (double-leg) | "single-leg"; ``stance``: "auto" | "left" | "right"
+    (the stance leg of single-leg reps, when the automatic one is wrong)."""
+    from dataclasses import replace
+
+    from .events import hands_on_hips_per_frame, rep_events
+    from .measures import GateConfig, compute_frame_measures
+    from .reps import analyse_reps
+    from .verdicts import Thresholds, detect_test, score_reps, summarise
+
+    thresholds = thresholds or Thresholds()
+    m = compute_frame_measures(series, gates or GateConfig())
+    reps = analyse_reps(series.time_s, series.xy_px)
+    if test == "squat":
+        reps = [replace(r, stance="both") for r in reps]
+    elif test == "single-leg" or stance != "auto":
+        reps = [replace(r, stance=stance if stance != "auto" else (r.stance if r.stance != "both" else "left"))
+                for r in reps]
+    kind = detect_test(reps) if test == "auto" else ("single_leg_squat" if test == "single-leg" else "double_leg_squat")
+    hands = hands_on_hips_per_frame(series.time_s, series.xy_px, series.visibility)
+    events = [rep_events(series, hands, r) for r in reps]
+    results = score_reps(m, reps, events, thresholds)
+    summary = summarise(results, thresholds)
+    warnings = list(m.warnings)
+    if not m.detected.any():
+        warnings.append("nobody was found in the video")
+    elif not reps:
+        warnings.append("no squat rep was seen (a rep needs a still start, a descent of at least ~6% of leg "
+                        "length and a return)")
+    warnings += summary.notes
+    return ClipAnalysis(m, reps, results, summary, kind, thresholds, warnings)
