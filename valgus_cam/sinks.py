@@ -34,6 +34,13 @@ LONG_COLUMNS = ("frame", "time_s", "detected", "landmark_id", "landmark") + _FIE
 WIDE_COLUMNS = ("frame", "time_s", "detected") + tuple(f"{n}_{f}" for n in LANDMARK_NAMES for f in _FIELDS)
 
 
+def _umask_mode() -> int:
+    """The mode a plainly created file gets (0o666 minus the umask): mkstemp's temp files are 0o600."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", *, newline: str | None = "", encoding="utf-8"):
     """Open a temp file beside ``path``; rename it onto ``path`` only if the block completes."""
@@ -47,6 +54,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", *, newline: str | None
         kwargs = {} if "b" in mode else {"newline": newline, "encoding": encoding}
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
@@ -157,3 +165,76 @@ def write_frames_csv(f: IO[str], frame_index: np.ndarray, measures) -> None:
     for i in range(len(frame_index)):
         w.writerow([int(frame_index[i]), f"{measures.time_s[i]:.4f}", int(measures.detected[i])]
                    + [fmt(a[i]) for a in arrays])
+
+
+class VideoWriterSink:
+    """Write BGR frames to an MP4 file from a background thread (encoding overlaps with the
+    caller's work); written under a temporary name and renamed into place on a clean close.
+
+    Codec: MPEG-4 Part 2 (``mp4v``), the encoder OpenCV's pip wheels ship (their FFmpeg has no
+    H.264 encoder); VLC, QuickTime, Windows and Android players play it."""
+
+    def __init__(self, path: str | os.PathLike, fps: float, size_wh: tuple[int, int], queue_size: int = 16):
+        import queue
+        import threading
+
+        import cv2
+
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".tmp.mp4", dir=self.path.parent)
+            os.close(fd)
+        except OSError as e:
+            raise OutputError(f"cannot write to {self.path.parent}: {e.strerror or e}") from None
+        self._tmp = Path(tmp)
+        self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(fps or 30.0),
+                                       tuple(int(v) for v in size_wh))
+        if not self._writer.isOpened():
+            self._tmp.unlink(missing_ok=True)
+            raise OutputError(f"cannot open a video encoder for {self.path}")
+        self._q: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="video-writer", daemon=True)
+        self._thread.start()
+        self.frames = 0
+
+    def _run(self) -> None:
+        while True:
+            img = self._q.get()
+            if img is None:
+                return
+            try:
+                self._writer.write(img)
+            except BaseException as e:  # noqa: BLE001 - reported on close
+                self._error = e
+                return
+
+    def write(self, image_bgr: np.ndarray) -> None:
+        if self._error is not None:
+            raise OutputError(f"cannot write {self.path}: {self._error}")
+        self._q.put(image_bgr)
+        self.frames += 1
+
+    def close(self, keep: bool = True) -> None:
+        """Finish encoding; rename into place if ``keep`` (else discard the partial file)."""
+        if self._thread.is_alive():
+            self._q.put(None)
+            self._thread.join()
+        self._writer.release()
+        if keep and self._error is None and self.frames:
+            try:
+                os.chmod(self._tmp, _umask_mode())
+                os.replace(self._tmp, self.path)
+            except OSError as e:
+                raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
+        else:
+            self._tmp.unlink(missing_ok=True)
+            if keep and self._error is not None:
+                raise OutputError(f"cannot write {self.path}: {self._error}")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        self.close(keep=exc_type is None)
