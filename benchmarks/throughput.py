@@ -1,12 +1,12 @@
 #!/usr/bin/env python
-"""Throughput: inference alone vs the whole ``landmarks`` path, side by side in one run.
+"""Throughput: inference alone vs the whole CLI paths, side by side in one run.
 
 (a) inference only: ``PoseEstimator.detect`` over frames decoded into memory beforehand;
-(b) full path: ``valgus-cam landmarks`` as the CLI runs it (threaded decode → pose → CSV) on the
-    same clip, same model.
-Runs alternate a, b, a, b, ... (``--rounds``) so that machine noise hits both alike; the best
-round of each is reported, with the ratio b/a. Target: b/a >= 0.9 for full at 720p (decoding
-hidden behind inference).
+(b) ``valgus-cam landmarks`` as the CLI runs it (threaded decode → pose → CSV), same clip and model;
+(c) ``valgus-cam analyze --annotate`` as the CLI runs it (pose → measures → reps → verdicts →
+    frames.csv, reps.json, annotated.mp4), wall time including model loading and writing.
+Runs alternate a, b, c, a, b, c, ... (``--rounds``) so that machine noise hits all alike; the best
+round of each is reported, with the ratios b/a and c/a. Targets: b/a >= 0.9, c/a >= 0.85.
 
     python benchmarks/throughput.py [--clip PATH] [--models lite full heavy] [--rounds 3]
 """
@@ -49,6 +49,21 @@ def full_path(model: Path, clip: Path) -> float:
     return stats.processed_fps
 
 
+def analyze_path(model: Path, clip: Path, frames: int) -> float:
+    import contextlib
+    import tempfile
+
+    from valgus_cam.cli import main as cli_main
+
+    with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
+        t0 = time.perf_counter()
+        rc = cli_main(["analyze", str(clip), "--out", out, "--annotate", "--no-progress", "--model", str(model)])
+        wall = time.perf_counter() - t0
+    if rc != 0:
+        raise SystemExit(f"analyze failed with exit code {rc}")
+    return frames / wall
+
+
 def _first_frame(clip: Path):
     with VideoFileSource(clip) as src:
         return next(iter(src))
@@ -68,16 +83,19 @@ def main() -> None:
         w, h = src.size_wh
     print(f"clip: {args.clip.name}, {len(frames)} frames, {w}x{h}; cores: {os.cpu_count()}; "
           f"best of {args.rounds} alternating rounds")
-    print(f"{'model':6s} {'(a) inference fps':>18s} {'(b) landmarks fps':>18s} {'ratio b/a':>10s}   rounds a | b")
+    print(f"{'model':6s} {'(a) inference':>14s} {'(b) landmarks':>14s} {'(c) analyze':>12s} {'b/a':>6s} {'c/a':>6s}"
+          f"   fps per round a | b | c")
     for name in args.models:
         model = resolve_model(name)
-        a_runs, b_runs = [], []
+        a_runs, b_runs, c_runs = [], [], []
         for _ in range(args.rounds):
             a_runs.append(inference_only(model, frames))
             b_runs.append(full_path(model, args.clip))
-        a, b = max(a_runs), max(b_runs)
-        print(f"{name:6s} {a:18.1f} {b:18.1f} {b / a:10.3f}   "
-              f"{' '.join(f'{x:.0f}' for x in a_runs)} | {' '.join(f'{x:.0f}' for x in b_runs)}")
+            c_runs.append(analyze_path(model, args.clip, len(frames)))
+        a, b, c = max(a_runs), max(b_runs), max(c_runs)
+        print(f"{name:6s} {a:14.1f} {b:14.1f} {c:12.1f} {b / a:6.3f} {c / a:6.3f}   "
+              f"{' '.join(f'{x:.0f}' for x in a_runs)} | {' '.join(f'{x:.0f}' for x in b_runs)} | "
+              f"{' '.join(f'{x:.0f}' for x in c_runs)}")
 
 
 if __name__ == "__main__":

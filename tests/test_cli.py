@@ -1,6 +1,7 @@
 """The command line as a user runs it: subprocesses, exit codes, one-line errors."""
 
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -146,3 +147,67 @@ def test_analyze_bad_input_is_one_line(tmp_path):
     res = run_cli("analyze", str(bad), "--out", str(tmp_path / "o"))
     assert res.returncode == 3
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "sample_single_leg_squat.mp4"
+
+
+def test_analyze_sample_writes_reps_json_and_annotated_video(tmp_path, lite_model):
+    import json
+
+    import cv2
+
+    out = tmp_path / "sample"
+    res = run_cli("analyze", str(SAMPLE), "--out", str(out), "--model", "lite", "--annotate", "--no-progress")
+    assert res.returncode == 0, res.stderr
+    gt = json.loads(SAMPLE.with_suffix(".json").read_text())
+    doc = json.loads((out / "reps.json").read_text())
+    assert {"video", "fps", "frames", "test", "view", "measurable", "warnings", "thresholds", "reps"} <= doc.keys()
+    assert doc["test"] == "single_leg_squat" and doc["view"] == "frontal" and doc["frames"] == gt["n_frames"]
+    assert len(doc["reps"]) == len(gt["reps"])
+    for r, g in zip(doc["reps"], gt["reps"]):
+        assert r["stance"] == g["stance"]
+        assert abs(r["bottom_s"] - g["bottom"] / gt["fps"]) <= 0.2
+        assert r["fppa_left_deg"] is None  # the free knee is not reported
+        assert r["verdict"] in ("pass", "fail", "unmeasurable") and isinstance(r["reasons"], list)
+        assert isinstance(r["fppa_frontal_right_deg"], float)  # camera square to the body: measured
+        assert abs(r["trunk_lean_deg"] - g["trunk_lean_2d_rel_peak_to_stance"]) < 3.0
+        assert ("trunk_lean" in r["reasons"]) == (g["trunk_lean_2d_rel_peak_to_stance"] > 10.0)
+    assert "verdict" in res.stdout  # the per-rep table
+    assert f"{len(gt['reps'])} rep" in res.stdout
+
+    cap = cv2.VideoCapture(str(out / "annotated.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == gt["n_frames"]
+    assert (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))) == tuple(gt["resolution"])
+    after = doc["reps"][0]["end_frame"] + 10  # the first rep's banner is up
+    cap.set(cv2.CAP_PROP_POS_FRAMES, after)
+    ok, annotated = cap.read()
+    cap.release()
+    src = cv2.VideoCapture(str(SAMPLE))
+    src.set(cv2.CAP_PROP_POS_FRAMES, after)
+    ok2, original = src.read()
+    src.release()
+    assert ok and ok2
+    top = np.abs(annotated[: annotated.shape[0] // 5].astype(int) - original[: original.shape[0] // 5].astype(int))
+    assert (top.max(axis=2) > 60).mean() > 0.2  # a banner covers the top of the frame
+
+
+def test_analyze_from_landmarks_csv_gives_the_same_reps(tmp_path, lite_model):
+    import json
+
+    out = tmp_path / "a"
+    assert run_cli("analyze", str(SAMPLE), "--out", str(out), "--model", "lite", "--no-progress").returncode == 0
+    res = run_cli("analyze", str(SAMPLE), "--out", str(tmp_path / "b"), "--landmarks", str(out / "landmarks.csv"))
+    assert res.returncode == 0, res.stderr
+    a = json.loads((out / "reps.json").read_text())["reps"]
+    b = json.loads((tmp_path / "b" / "reps.json").read_text())["reps"]
+    assert [(r["start_frame"], r["bottom_frame"], r["end_frame"], r["verdict"]) for r in a] == \
+        [(r["start_frame"], r["bottom_frame"], r["end_frame"], r["verdict"]) for r in b]
+
+
+def test_analyze_bad_config_is_one_line_exit_3(tmp_path):
+    cfg = tmp_path / "t.toml"
+    cfg.write_text("knee_limit = 5\n")
+    res = run_cli("analyze", str(SAMPLE), "--out", str(tmp_path / "o"), "--config", str(cfg))
+    assert res.returncode == 3
+    assert len(res.stderr.strip().splitlines()) == 1 and "unknown threshold" in res.stderr
