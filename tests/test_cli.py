@@ -211,3 +211,22 @@ def test_analyze_bad_config_is_one_line_exit_3(tmp_path):
     res = run_cli("analyze", str(SAMPLE), "--out", str(tmp_path / "o"), "--config", str(cfg))
     assert res.returncode == 3
     assert len(res.stderr.strip().splitlines()) == 1 and "unknown threshold" in res.stderr
+
+
+def test_analyze_video_with_nobody_is_a_result_with_a_warning(tmp_path, lite_model):
+    import json
+
+    import cv2
+
+    video = tmp_path / "empty_room.mp4"
+    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 30, (320, 240))
+    for _ in range(30):
+        w.write(np.full((240, 320, 3), 90, np.uint8))
+    w.release()
+    res = run_cli("analyze", str(video), "--out", str(tmp_path / "o"), "--model", "lite", "--annotate", "--no-progress")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads((tmp_path / "o" / "reps.json").read_text())
+    assert doc["reps"] == [] and doc["measurable"] is False
+    assert doc["warnings"] == ["nobody was found in the video"]
+    assert "Warning" not in res.stderr
+    assert (tmp_path / "o" / "annotated.mp4").is_file()

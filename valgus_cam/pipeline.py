@@ -104,6 +104,7 @@ def analyse_clip(series: "LandmarkSeries", thresholds: "Thresholds | None" = Non
 
     ``test``: "auto" | "squat" (double-leg) | "single-leg"; ``stance``: "auto" | "left" | "right"
     (the stance leg of single-leg reps, when the automatic one is wrong)."""
+    import warnings as _warnings
     from dataclasses import replace
 
     from .events import hands_on_hips_per_frame, rep_events
@@ -112,8 +113,10 @@ def analyse_clip(series: "LandmarkSeries", thresholds: "Thresholds | None" = Non
     from .verdicts import Thresholds, detect_test, score_reps, summarise
 
     thresholds = thresholds or Thresholds()
-    m = compute_frame_measures(series, gates or GateConfig())
-    reps = analyse_reps(series.time_s, series.xy_px)
+    with _warnings.catch_warnings():  # all-NaN stretches (nobody in view) are expected, not news
+        _warnings.simplefilter("ignore", RuntimeWarning)
+        m = compute_frame_measures(series, gates or GateConfig())
+        reps = analyse_reps(series.time_s, series.xy_px)
     if test == "squat":
         reps = [replace(r, stance="both") for r in reps]
     elif test == "single-leg" or stance != "auto":
@@ -126,7 +129,7 @@ def analyse_clip(series: "LandmarkSeries", thresholds: "Thresholds | None" = Non
     summary = summarise(results, thresholds)
     warnings = list(m.warnings)
     if not m.detected.any():
-        warnings.append("nobody was found in the video")
+        warnings = ["nobody was found in the video"]
     elif not reps:
         warnings.append("no squat rep was seen (a rep needs a still start, a descent of at least ~6% of leg "
                         "length and a return)")
