@@ -9,3 +9,11 @@ __version__ = "0.1.0"
 # variables (or run with --debug) to see them. Must happen before cv2 is imported.
 _os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 _os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+
+
+def __getattr__(name):  # valgus_cam.analyze without importing MediaPipe at package import
+    if name in ("analyze", "AnalyzeResult"):
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'valgus_cam' has no attribute {name!r}")

@@ -116,90 +116,31 @@ def cmd_landmarks(args) -> int:
 
 
 def cmd_analyze(args) -> int:
-    from .capture import open_source
-    from .measures import LandmarkSeries
-    from .pipeline import analyse_clip
-    from .report import rep_table, reps_document, write_reps_json
-    from .sinks import atomic_open, read_landmarks_csv, write_frames_csv
-    from .verdicts import load_thresholds
+    from .api import analyze
+    from .report import rep_table
 
-    thresholds = load_thresholds(args.config, sex=args.sex)  # a bad config fails before any work
-    out = args.out or Path("valgus-out") / _stem(args.input)
-    if args.landmarks:
-        with open_source(args.input, fps=args.fps) as src:
-            wh, fps = src.size_wh, src.fps
-        table = read_landmarks_csv(args.landmarks)
-        series, index, model_name = LandmarkSeries.from_table(table, wh), table.frame, args.landmarks.name
-    else:
-        series, index, model_name, fps = _run_pose(args, out / "landmarks.csv")
-    if len(index) == 0:
-        raise InputError(f"no frames could be read from {args.input}")
-    a = analyse_clip(series, thresholds, test=args.test, stance=args.stance)
-    m = a.measures
-    with atomic_open(out / "frames.csv") as f:
-        write_frames_csv(f, index, m)
-    write_reps_json(out / "reps.json", reps_document(a, str(args.input), fps, len(index)))
-    if args.annotate:
-        from .overlay import write_annotated_video
-
-        write_annotated_video(args.input, out / "annotated.mp4", series, index, a, fps=args.fps,
-                              progress=not args.no_progress)
+    r = analyze(args.input, out=args.out, test=args.test, stance=args.stance, model=args.model, config=args.config,
+                sex=args.sex, annotate=args.annotate, landmarks=args.landmarks, fps=args.fps,
+                progress=not args.no_progress)
+    a, m = r.analysis, r.measures
     yaw = m.body_yaw_deg[m.detected]
     yaw_txt = f"{yaw[0]:+.0f}°" if len(yaw) and np.isfinite(yaw[0]) else "unknown"
     test = a.test.replace("_", " ")
-    print(f"{args.input}: {len(index)} frames, person in {int(m.detected.sum())}, {m.view} view, body yaw {yaw_txt}, "
-          f"camera roll {m.camera_roll_deg:+.1f}°, model {model_name}")
+    print(f"{args.input}: {len(r.frame_index)} frames, person in {int(m.detected.sum())}, {m.view} view, "
+          f"body yaw {yaw_txt}, camera roll {m.camera_roll_deg:+.1f}°, model {r.model_name}")
     print(f"{test}: {len(a.results)} rep{'s' if len(a.results) != 1 else ''}")
     if a.results:
         print(rep_table(a))
     for w in a.warnings:
         print(f"  warning: {w}")
-    print(f"results in {out}/ (frames.csv, reps.json{', annotated.mp4' if args.annotate else ''})")
+    print(f"results in {r.out_dir}/ ({', '.join(p.name for p in r.files)})")
     return 0
 
 
-def _run_pose(args, landmarks_csv: Path):
-    """Pose on every frame of the input (landmarks also saved); returns the series, the frame
-    indices and the model's file name."""
-    from tqdm import tqdm
-
-    from .capture import open_source
-    from .measures import LandmarkSeries
-    from .models import resolve_model
-    from .pipeline import iter_poses
-    from .pose import PoseEstimator
-    from .sinks import LandmarkCsvWriter, atomic_open
-
-    source = open_source(args.input, fps=args.fps)
-    try:
-        model_path = resolve_model(args.model, progress=not args.no_progress)
-    except BaseException:
-        source.close()
-        raise
-    if source.is_live:
-        source.close()
-        raise InputError("analyze takes a recorded clip; use `valgus-cam live` for a camera")
-    times, poses, index = [], [], []
-    with source, PoseEstimator(model_path) as estimator, atomic_open(landmarks_csv) as f:
-        writer = LandmarkCsvWriter(f)
-        bar = tqdm(total=source.frame_count, unit="frame", desc=source.name,
-                   disable=True if args.no_progress else None, leave=False, file=sys.stderr)
-        with bar:
-            for frame, pose in iter_poses(source, estimator):
-                writer.write(frame.index, frame.time_s, pose)
-                times.append(frame.time_s)
-                poses.append(pose)
-                index.append(frame.index)
-                bar.update(1)
-        wh, fps = source.size_wh, source.fps
-    return LandmarkSeries.from_poses(times, poses, wh), np.asarray(index, int), model_path.name, fps
-
-
 def _stem(spec: str) -> str:
-    if spec.isdigit():
-        return f"camera{spec}"
-    p = Path(spec)
-    return p.stem if p.suffix else (p.name or "input")
+    from .api import input_stem
+
+    return input_stem(spec)
 
 
 COMMANDS = {"models": cmd_models, "landmarks": cmd_landmarks, "analyze": cmd_analyze}

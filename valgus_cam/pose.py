@@ -153,15 +153,27 @@ class PoseEstimator:
             min_tracking_confidence=min_tracking_confidence,
             output_segmentation_masks=segmentation_masks,
         )
+        self._options, self._fix_label_flips = options, fix_label_flips
+        self._landmarker = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new stream: a fresh landmarker graph (no tracking state, timestamps from 0), so
+        that a clip gives the same landmarks whether or not the estimator saw another clip before.
+        Re-creating the graph takes ~0.1 s; the model file is read once per process by MediaPipe's
+        first load."""
+        from mediapipe.tasks.python import vision
+
+        self.close()
         try:
             with _native_stderr_captured():
-                self._landmarker = vision.PoseLandmarker.create_from_options(options)
+                self._landmarker = vision.PoseLandmarker.create_from_options(self._options)
         except (RuntimeError, ValueError, OSError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ModelError(f"MediaPipe cannot load the model {self.model_path}: {first}") from None
         self._last_ms = -1
         self._frames = 0
-        self.flip_guard = LabelFlipGuard() if fix_label_flips and self.mode is RunningMode.VIDEO else None
+        self.flip_guard = LabelFlipGuard() if self._fix_label_flips and self.mode is RunningMode.VIDEO else None
 
     def detect(self, image_bgr: np.ndarray, time_s: float | None = None) -> Pose | None:
         """Landmarks of the person in ``image_bgr`` (uint8 BGR), or None when nobody is found."""

@@ -1,0 +1,171 @@
+"""Python API: ``valgus_cam.analyze(path, ...)`` does what ``valgus-cam analyze`` does and returns a
+typed result, so notebooks and the batch runner do not shell out.
+
+    >>> import valgus_cam
+    >>> r = valgus_cam.analyze("squat.mp4", model="lite")      # doctest: +SKIP
+    >>> r.document["reps"][0]["verdict"], r.frames()["fppa_frontal_left_deg"].shape  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .measures import FrameMeasures, LandmarkSeries
+from .pipeline import ClipAnalysis
+from .verdicts import Thresholds
+
+
+@dataclass(slots=True)
+class AnalyzeResult:
+    """One clip's analysis: the landmarks, the per-frame measures, the reps with their verdicts,
+    and the reps.json document. ``out_dir`` is where the files went (None when nothing was written)."""
+
+    video: str
+    fps: float
+    frame_index: np.ndarray  # (n,) 0-based index in the video of each analysed frame
+    series: LandmarkSeries
+    analysis: ClipAnalysis
+    model_name: str
+    out_dir: Path | None = None
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def measures(self) -> FrameMeasures:
+        return self.analysis.measures
+
+    @property
+    def results(self) -> list:
+        return self.analysis.results
+
+    @property
+    def document(self) -> dict:
+        """The reps.json document."""
+        from .report import reps_document
+
+        return reps_document(self.analysis, self.video, self.fps, len(self.frame_index))
+
+    def frames(self) -> dict[str, np.ndarray]:
+        """frames.csv as arrays (no pandas): ``{"frame": int array, "time_s": ..., "fppa_left_deg": ...}``,
+        NaN where a measure is not measurable."""
+        m = self.measures
+        cols = {"frame": np.asarray(self.frame_index, int)}
+        for f in fields(m):
+            v = getattr(m, f.name)
+            if isinstance(v, np.ndarray) and v.ndim == 1 and len(v) == len(self.frame_index):
+                cols[f.name] = v
+        return cols
+
+
+def analyze(path: str | Path, *, out: str | Path | None = None, test: str = "auto", stance: str = "auto",
+            model: str | Path | None = None, config: str | Path | None = None, sex: str | None = None,
+            thresholds: Thresholds | None = None, annotate: bool = False, landmarks: str | Path | None = None,
+            fps: float | None = None, progress: bool = False, estimator=None,
+            write: bool = True) -> AnalyzeResult:
+    """Analyse a recorded clip (video file or image folder).
+
+    ``out``: output folder for landmarks.csv, frames.csv, reps.json (and annotated.mp4 with
+    ``annotate``); default ``valgus-out/<stem>/``; ``write=False`` writes nothing. ``landmarks``:
+    re-analyse from a landmark CSV written earlier (no pose estimation). ``estimator``: an open
+    :class:`~valgus_cam.pose.PoseEstimator` in VIDEO mode to reuse (the batch runner keeps one per
+    worker); otherwise ``model`` is resolved and loaded. Raises :class:`~valgus_cam.errors.ValgusCamError`
+    subclasses on bad input."""
+    from .pipeline import analyse_clip
+    from .report import reps_document, write_reps_json
+    from .sinks import atomic_open, read_landmarks_csv, write_frames_csv
+    from .verdicts import load_thresholds
+
+    spec = str(path)
+    if thresholds is None:
+        thresholds = load_thresholds(config, sex=sex)  # a bad config fails before any work
+    out_dir = Path(out) if out is not None else Path("valgus-out") / input_stem(spec)
+    files: list[Path] = []
+    if landmarks is not None:
+        from .capture import open_source
+
+        with open_source(spec, fps=fps) as src:
+            wh, rate = src.size_wh, src.fps
+        table = read_landmarks_csv(landmarks)
+        series, index, model_name = LandmarkSeries.from_table(table, wh), table.frame, Path(landmarks).name
+    else:
+        lm_csv = out_dir / "landmarks.csv" if write else None
+        series, index, model_name, rate = run_pose(spec, lm_csv, model=model, fps=fps, progress=progress,
+                                                   estimator=estimator)
+        if lm_csv is not None:
+            files.append(lm_csv)
+    if len(index) == 0:
+        raise InputError(f"no frames could be read from {spec}")
+    a = analyse_clip(series, thresholds, test=test, stance=stance)
+    result = AnalyzeResult(spec, float(rate), np.asarray(index, int), series, a, model_name,
+                           out_dir if write else None, files)
+    if write:
+        with atomic_open(out_dir / "frames.csv") as f:
+            write_frames_csv(f, index, a.measures)
+        write_reps_json(out_dir / "reps.json", reps_document(a, spec, rate, len(index)))
+        files += [out_dir / "frames.csv", out_dir / "reps.json"]
+        if annotate:
+            from .overlay import write_annotated_video
+
+            write_annotated_video(spec, out_dir / "annotated.mp4", series, index, a, fps=fps, progress=progress)
+            files.append(out_dir / "annotated.mp4")
+    return result
+
+
+def run_pose(spec: str, landmarks_csv: Path | None, *, model=None, fps: float | None = None, progress: bool = False,
+             estimator=None, on_frame: Callable | None = None):
+    """Pose on every frame of a recorded clip (landmarks also written to ``landmarks_csv`` unless
+    None). Returns (series, frame indices, model file name, fps)."""
+    import contextlib
+
+    from tqdm import tqdm
+
+    from .capture import open_source
+    from .models import resolve_model
+    from .pipeline import iter_poses
+    from .pose import PoseEstimator
+    from .sinks import LandmarkCsvWriter, atomic_open
+
+    source = open_source(spec, fps=fps)
+    try:
+        if source.is_live:
+            raise InputError("analyze takes a recorded clip; use `valgus-cam live` for a camera")
+        model_path = None if estimator is not None else resolve_model(model, progress=progress)
+    except BaseException:
+        source.close()
+        raise
+    times, poses, index = [], [], []
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(source)
+        if estimator is None:
+            estimator = stack.enter_context(PoseEstimator(model_path))
+        else:
+            estimator.reset()
+        f = stack.enter_context(atomic_open(landmarks_csv)) if landmarks_csv is not None else None
+        writer = LandmarkCsvWriter(f) if f is not None else None
+        bar = stack.enter_context(tqdm(total=source.frame_count, unit="frame", desc=source.name,
+                                       disable=True if not progress else None, leave=False, file=sys.stderr))
+        for frame, pose in iter_poses(source, estimator):
+            if writer is not None:
+                writer.write(frame.index, frame.time_s, pose)
+            times.append(frame.time_s)
+            poses.append(pose)
+            index.append(frame.index)
+            bar.update(1)
+            if on_frame is not None:
+                on_frame(frame, pose)
+        wh, rate = source.size_wh, source.fps
+    name = estimator.model_path.name if hasattr(estimator, "model_path") else str(model_path)
+    return LandmarkSeries.from_poses(times, poses, wh), np.asarray(index, int), name, rate
+
+
+def input_stem(spec: str) -> str:
+    """The folder name results go under: the file's stem, an image folder's name, camera<N>."""
+    if spec.isdigit():
+        return f"camera{spec}"
+    p = Path(spec)
+    return p.stem if p.suffix else (p.name or "input")
