@@ -66,14 +66,15 @@ def analyze(path: str | Path, *, out: str | Path | None = None, test: str = "aut
             model: str | Path | None = None, config: str | Path | None = None, sex: str | None = None,
             thresholds: Thresholds | None = None, annotate: bool = False, landmarks: str | Path | None = None,
             fps: float | None = None, progress: bool = False, estimator=None,
-            write: bool = True) -> AnalyzeResult:
+            write: bool = True, height_cm: float | None = None) -> AnalyzeResult:
     """Analyse a recorded clip (video file or image folder).
 
     ``out``: output folder for landmarks.csv, frames.csv, reps.json (and annotated.mp4 with
     ``annotate``); default ``valgus-out/<stem>/``; ``write=False`` writes nothing. ``landmarks``:
     re-analyse from a landmark CSV written earlier (no pose estimation). ``estimator``: an open
     :class:`~valgus_cam.pose.PoseEstimator` in VIDEO mode to reuse (the batch runner keeps one per
-    worker); otherwise ``model`` is resolved and loaded. Raises :class:`~valgus_cam.errors.ValgusCamError`
+    worker); otherwise ``model`` is resolved and loaded. ``test``: "auto" | "squat" | "single-leg" |
+    "standing" | "landing"; ``height_cm``: body height for the standing check (docs/screening.md). Raises :class:`~valgus_cam.errors.ValgusCamError`
     subclasses on bad input."""
     from .pipeline import analyse_clip
     from .report import reps_document, write_reps_json
@@ -100,7 +101,7 @@ def analyze(path: str | Path, *, out: str | Path | None = None, test: str = "aut
             files.append(lm_csv)
     if len(index) == 0:
         raise InputError(f"no frames could be read from {spec}")
-    a = analyse_clip(series, thresholds, test=test, stance=stance)
+    a = analyse_clip(series, thresholds, test=test, stance=stance, height_cm=height_cm)
     result = AnalyzeResult(spec, float(rate), np.asarray(index, int), series, a, model_name,
                            out_dir if write else None, files)
     if write:

@@ -44,8 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     an = sub.add_parser("analyze", help="score a recorded clip: per-rep FPPA, trunk, hands, balance; pass/fail")
     an.add_argument("input", help="video file or folder of images")
     an.add_argument("--out", type=Path, default=None, help="output folder (default: valgus-out/<input stem>/)")
-    an.add_argument("--test", choices=["auto", "squat", "single-leg"], default="auto",
-                    help="the test performed (default: detected from the free foot)")
+    an.add_argument("--test", choices=["auto", "squat", "single-leg", "standing", "landing"], default="auto",
+                    help="the test performed (default: squat or single-leg, detected from the free foot); "
+                         "standing: standing alignment check; landing: jump landings (docs/screening.md)")
+    an.add_argument("--height-cm", type=float, default=None, metavar="CM",
+                    help="body height, for the standing check's centimetres (default: an assumed 168 cm)")
     an.add_argument("--stance", choices=["auto", "left", "right"], default="auto",
                     help="stance leg of the single-leg squats (default: detected per rep)")
     an.add_argument("--annotate", action="store_true", help="also write annotated.mp4 (skeleton, angles, verdicts)")
@@ -117,22 +120,27 @@ def cmd_landmarks(args) -> int:
 
 def cmd_analyze(args) -> int:
     from .api import analyze
-    from .report import rep_table
+    from .report import clip_table, guidance_text
 
+    if args.height_cm is not None and not 50 <= args.height_cm <= 260:
+        raise InputError(f"--height-cm must be a body height in cm (50-260), not {args.height_cm:g}")
     r = analyze(args.input, out=args.out, test=args.test, stance=args.stance, model=args.model, config=args.config,
                 sex=args.sex, annotate=args.annotate, landmarks=args.landmarks, fps=args.fps,
-                progress=not args.no_progress)
+                progress=not args.no_progress, height_cm=args.height_cm)
     a, m = r.analysis, r.measures
     yaw = m.body_yaw_deg[m.detected]
     yaw_txt = f"{yaw[0]:+.0f}°" if len(yaw) and np.isfinite(yaw[0]) else "unknown"
     test = a.test.replace("_", " ")
     print(f"{args.input}: {len(r.frame_index)} frames, person in {int(m.detected.sum())}, {m.view} view, "
           f"body yaw {yaw_txt}, camera roll {m.camera_roll_deg:+.1f}°, model {r.model_name}")
-    print(f"{test}: {len(a.results)} rep{'s' if len(a.results) != 1 else ''}")
-    if a.results:
-        print(rep_table(a))
+    n, unit = len(a.records), {"standing": "hold", "landing": "landing"}.get(a.test, "rep")
+    print(f"{test}: {n} {unit}{'s' if n != 1 else ''}")
+    if table := clip_table(a):
+        print(table)
     for w in a.warnings:
         print(f"  warning: {w}")
+    if advice := guidance_text(a):
+        print(advice)
     print(f"results in {r.out_dir}/ ({', '.join(p.name for p in r.files)})")
     return 0
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .capture import Frame, FrameSource
 from .pose import Pose, PoseEstimator
 
 if TYPE_CHECKING:
+    from .landing import LandingResult
     from .measures import FrameMeasures, GateConfig, LandmarkSeries
+    from .standing import StandingResult
     from .verdicts import Summary, Thresholds
 
 
@@ -84,26 +86,46 @@ def run_landmarks(source: FrameSource, estimator: PoseEstimator, writer,
 class ClipAnalysis:
     measures: "FrameMeasures"
     reps: list
-    results: list  # list[RepResult]
+    results: list  # list[RepResult] (squats; empty for the standing and landing checks)
     summary: "Summary"
-    test: str  # "double_leg_squat" | "single_leg_squat"
+    test: str  # "double_leg_squat" | "single_leg_squat" | "standing" | "landing"
     thresholds: "Thresholds"
     warnings: list[str]
+    hold: "StandingResult | None" = None  # the standing check's one record
+    landings: list = field(default_factory=list)  # list[LandingResult] (the landing check)
+
+    @property
+    def records(self) -> list:
+        """What reps.json lists under "reps": the squat reps, the hold, or the landings."""
+        if self.test == "standing":
+            return [self.hold] if self.hold is not None else []
+        if self.test == "landing":
+            return list(self.landings)
+        return list(self.results)
+
+    @property
+    def reasons(self) -> list[str]:
+        """Every failed criterion of the clip, once, in order of first appearance (for guidance)."""
+        codes = [c for r in self.records for c in r.reasons] + list(self.summary.reasons)
+        return list(dict.fromkeys(codes))
 
     @property
     def measurable(self) -> bool:
         """FPPA can be judged on at least one rep (or, without reps, the view allows it)."""
-        if self.results:
-            return any(r.verdict != "unmeasurable" for r in self.results)
+        if self.records:
+            return any(r.verdict != "unmeasurable" for r in self.records)
         return self.measures.view == "frontal"
 
 
 def analyse_clip(series: "LandmarkSeries", thresholds: "Thresholds | None" = None, test: str = "auto",
-                 stance: str = "auto", gates: "GateConfig | None" = None) -> ClipAnalysis:
+                 stance: str = "auto", gates: "GateConfig | None" = None, height_cm: float | None = None
+                 ) -> ClipAnalysis:
     """Landmarks of a clip → per-frame measures → reps → per-rep verdicts and a summary.
 
-    ``test``: "auto" | "squat" (double-leg) | "single-leg"; ``stance``: "auto" | "left" | "right"
-    (the stance leg of single-leg reps, when the automatic one is wrong)."""
+    ``test``: "auto" | "squat" (double-leg) | "single-leg" | "standing" (standing alignment: one
+    hold, ``valgus_cam.standing``) | "landing" (jump landings, ``valgus_cam.landing``);
+    ``stance``: "auto" | "left" | "right" (the stance leg of single-leg reps, when the automatic
+    one is wrong); ``height_cm``: body height for the standing check's centimetres."""
     import warnings as _warnings
     from dataclasses import replace
 
@@ -113,6 +135,10 @@ def analyse_clip(series: "LandmarkSeries", thresholds: "Thresholds | None" = Non
     from .verdicts import Thresholds, detect_test, score_reps, summarise
 
     thresholds = thresholds or Thresholds()
+    if test in ("standing", "landing"):
+        from .screening import analyse_screening
+
+        return analyse_screening(series, thresholds, test, gates=gates, height_cm=height_cm)
     with _warnings.catch_warnings():  # all-NaN stretches (nobody in view) are expected, not news
         _warnings.simplefilter("ignore", RuntimeWarning)
         m = compute_frame_measures(series, gates or GateConfig())

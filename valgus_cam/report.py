@@ -30,7 +30,7 @@ def reps_document(a: ClipAnalysis, video: str, fps: float, frames: int) -> dict:
         "warnings": list(a.warnings),
         "thresholds": a.thresholds.to_dict(),
         "summary": a.summary.to_dict(),
-        "reps": [r.to_dict() for r in a.results],
+        "reps": [r.to_dict() for r in a.records],  # kind "rep" | "hold" (standing) | "landing"
     }
 
 
@@ -62,11 +62,94 @@ def rep_table(a: ClipAnalysis) -> str:
         mean = f", mean knee angle {leg.fppa_frontal_mean_deg:+.0f}°" if leg.fppa_frontal_mean_deg is not None else ""
         lines.append(f"{name}: {leg.passed}/{leg.reps} passed, {leg.failed} failed"
                      f"{f', {leg.unmeasurable} not measurable' if leg.unmeasurable else ''}{mean}")
-    if s.left_right_difference_deg is not None:
-        lines.append(f"left - right knee angle: {s.left_right_difference_deg:+.0f}° "
-                     f"({'a real difference' if s.difference_meaningful else 'within 2D measurement noise'})")
+    lines += asymmetry_lines(a)
     if s.worst_rep is not None and len(a.results) > 1:
         lines.append(f"worst rep: {s.worst_rep}")
     lines.append("knee angle = frontal-plane projection angle (FPPA) at the bottom of the rep, + = knee inwards "
                  f"(valgus); limit {a.thresholds.knee_limit_deg:.0f}°")
     return "\n".join(lines)
+
+
+def _leg(mean, sd, n) -> str:
+    if mean is None:
+        return "not measured"
+    return f"{mean:+.0f}°" + (f" ± {sd:.0f}° (SD, {n} reps)" if sd is not None else f" ({n} rep{'s' if n != 1 else ''})")
+
+
+def asymmetry_lines(a: ClipAnalysis) -> list[str]:
+    """Left–right: each leg's mean knee angle ± its spread, the difference against the noise."""
+    s = a.summary
+    asym = s.asymmetry
+    if asym is None or (asym.left_n == 0 and asym.right_n == 0):
+        return []
+    lines = [f"knee angle by leg: left {_leg(asym.left_mean_deg, asym.left_sd_deg, asym.left_n)}, "
+             f"right {_leg(asym.right_mean_deg, asym.right_sd_deg, asym.right_n)}"]
+    if asym.difference_deg is not None:
+        lines.append(f"left - right knee angle: {asym.difference_deg:+.0f}° "
+                     f"({'a real difference: at least' if asym.exceeds_noise else 'within 2D measurement noise: under'}"
+                     f" the {asym.smallest_detectable_difference_deg:.0f}° 2D video can resolve)")
+    return lines
+
+
+def hold_table(a: ClipAnalysis) -> str:
+    """The standing check's hold for the terminal."""
+    h = a.hold
+    if h is None:
+        return "no still standing was found"
+    cm = lambda x: "—" if x is None else f"{x:.1f} cm"  # noqa: E731
+    unc = f" (± {h.gap_uncertainty_cm:.1f} cm)" if h.gap_uncertainty_cm is not None else ""
+    src = "given" if h.height_source == "given" else "not given: assumed, pass --height-cm for better centimetres"
+    lines = [
+        f"hold {h.start_s:.1f}-{h.end_s:.1f} s ({h.duration_s:.1f} s still), body height {h.height_cm:.0f} cm ({src})",
+        f"static knee angle (FPPA, + = inwards): left {_f(h.fppa_frontal_left_deg)}, right {_f(h.fppa_frontal_right_deg)}"
+        f" (image: {_f(h.fppa_left_deg)}, {_f(h.fppa_right_deg)})",
+        f"knee gap {cm(h.knee_gap_cm)}, ankle gap {cm(h.ankle_gap_cm)}{unc}; knees "
+        + {True: "together", False: "apart", None: "not measured"}[h.knees_together]
+        + (f"; gap between the ankles (IMD) {cm(h.intermalleolar_distance_cm)}, limit "
+           f"{a.thresholds.knock_knee_imd_min_cm:.0f} cm" if h.intermalleolar_distance_cm is not None else ""),
+        f"knee/ankle separation {('—' if h.knee_separation_ratio is None else f'{h.knee_separation_ratio:.2f}')}; "
+        f"foot turn-out (+ = toes out, ± {h.foot_turnout_uncertainty_deg:.0f}°): left {_f(h.foot_turnout_left_deg)}, "
+        f"right {_f(h.foot_turnout_right_deg)}, limit {a.thresholds.foot_turnout_max_deg:.0f}°",
+        f"pelvis level (+ = left hip higher): {_f(h.pelvic_obliquity_deg)} (± {h.pelvic_obliquity_uncertainty_deg:.0f}°,"
+        " not judged)",
+        f"verdict: {h.verdict.upper()}" + (f"  {'; '.join(REASONS.get(c, c) for c in h.reasons)}" if h.reasons else ""),
+    ]
+    lines += [f"  not measured: {x}" for x in h.not_measured]
+    return "\n".join(lines)
+
+
+def landing_table(a: ClipAnalysis) -> str:
+    """One line per landing: knee angles and knee/ankle separation at contact and at peak flexion."""
+    head = (f"{'#':>2}  {'contact':>7}  {'deepest':>7}  {'L knee IC/PF':>12}  {'R knee IC/PF':>12}  "
+            f"{'sep IC/PF':>9}  verdict")
+    lines = [head]
+    for r in a.landings:
+        sep = "—" if r.knee_separation_ratio_ic is None or r.knee_separation_ratio_pf is None else \
+            f"{r.knee_separation_ratio_ic:.2f}/{r.knee_separation_ratio_pf:.2f}"
+        why = "; ".join(REASONS.get(c, c) for c in r.reasons)
+        if r.verdict == "unmeasurable":
+            why = r.not_measured[0] if r.not_measured else "not measurable"
+        lines.append(f"{r.index:>2}  {r.contact_s:6.2f}s  {r.peak_flexion_s:6.2f}s  "
+                     f"{_f(r.fppa_frontal_left_ic_deg) + '/' + _f(r.fppa_frontal_left_pf_deg):>12}  "
+                     f"{_f(r.fppa_frontal_right_ic_deg) + '/' + _f(r.fppa_frontal_right_pf_deg):>12}  {sep:>9}  "
+                     f"{r.verdict.upper()}{'  ' + why if why else ''}")
+    lines += asymmetry_lines(a)
+    lines.append("knee angle = frontal-plane FPPA at initial contact (IC) / peak knee flexion (PF), + = inwards; "
+                 f"limit {a.thresholds.landing_limit_deg:.0f}° at PF; sep = knee/ankle distance")
+    return "\n".join(lines)
+
+
+def clip_table(a: ClipAnalysis) -> str:
+    """The terminal summary of any test: the rep table, the hold or the landings."""
+    if a.test == "standing":
+        return hold_table(a)
+    if a.test == "landing":
+        return landing_table(a) if a.landings else ""
+    return rep_table(a) if a.results else ""
+
+
+def guidance_text(a: ClipAnalysis) -> str:
+    """Guidance for the clip's failed criteria (``valgus_cam.guidance``); "" when none failed."""
+    from .guidance import format_guidance, guidance_for
+
+    return format_guidance(guidance_for(a.reasons))

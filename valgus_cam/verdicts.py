@@ -39,6 +39,16 @@ REASONS = {
     "trunk_lean": "trunk leaned sideways",
     "hands_off_hips": "hands came off the hips",
     "balance_lost": "free foot touched down (balance lost)",
+    # landing check (valgus_cam.landing)
+    "landing_valgus_left": "left knee caved inwards on landing",
+    "landing_valgus_right": "right knee caved inwards on landing",
+    "landing_knees_caving": "knees moved towards each other on landing",
+    # standing alignment check (valgus_cam.standing)
+    "knock_knees": "gap between the ankles with the knees together (knock knees)",
+    "foot_turn_out_left": "left foot turned out",
+    "foot_turn_out_right": "right foot turned out",
+    # session summary
+    "knee_asymmetry": "left and right knees differ by more than the measurement noise",
 }
 
 
@@ -56,6 +66,14 @@ class Thresholds:
     pelvic_drop_max_deg: float = 10.0  # only applied when pelvic drop is measured
     meaningful_difference_deg: float = 8.0  # 2D FPPA smallest detectable difference (Munro 2012)
     bottom_window_s: float = 0.1  # half-width of the window around the bottom frame
+    # landing check (docs/screening.md): frontal FPPA at peak knee flexion after landing
+    landing_fppa_max_deg: float = 13.0
+    landing_fppa_max_deg_female: float = 13.0
+    landing_fppa_max_deg_male: float = 8.0
+    landing_knee_separation_min_ratio: float = 0.85  # knee/ankle distance at peak flexion vs contact
+    # standing alignment check (docs/screening.md)
+    knock_knee_imd_min_cm: float = 4.0  # gap between the ankles with the knees together
+    foot_turnout_max_deg: float = 20.0  # foot angle out from straight ahead
 
     @property
     def knee_limit_deg(self) -> float:
@@ -65,9 +83,18 @@ class Thresholds:
             return self.knee_fppa_max_deg_male
         return self.knee_fppa_max_deg
 
+    @property
+    def landing_limit_deg(self) -> float:
+        if self.sex == "female":
+            return self.landing_fppa_max_deg_female
+        if self.sex == "male":
+            return self.landing_fppa_max_deg_male
+        return self.landing_fppa_max_deg
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["knee_limit_deg"] = self.knee_limit_deg
+        d["landing_limit_deg"] = self.landing_limit_deg
         return d
 
 
@@ -137,7 +164,7 @@ class RepResult:
     not_measured: tuple[str, ...] = ()  # criteria that could not be judged, and why
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = {"kind": "rep", **asdict(self)}
         d["reasons"] = list(self.reasons)
         d["not_measured"] = list(self.not_measured)
         return {k: (_r(v) if isinstance(v, float) else v) for k, v in d.items()}
@@ -264,6 +291,38 @@ class LegSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class Asymmetry:
+    """Left–right comparison of the knee angle over a session: per leg the mean frontal-plane FPPA
+    and its spread (sample SD) across the reps, and whether the difference of the means reaches
+    the smallest difference 2D video can resolve (``smallest_detectable_difference_deg``, 8°,
+    Munro et al. 2012). ``exceeds_noise`` is None when a leg has no measured rep."""
+
+    left_mean_deg: float | None
+    left_sd_deg: float | None  # None with fewer than 2 reps
+    left_n: int
+    right_mean_deg: float | None
+    right_sd_deg: float | None
+    right_n: int
+    difference_deg: float | None  # left minus right
+    smallest_detectable_difference_deg: float
+    exceeds_noise: bool | None
+
+
+def asymmetry(left: list[float], right: list[float], sdd_deg: float = 8.0) -> Asymmetry:
+    """:class:`Asymmetry` of the per-rep knee angles of each leg."""
+    def stats(v):
+        if not v:
+            return None, None
+        return float(np.mean(v)), (float(np.std(v, ddof=1)) if len(v) > 1 else None)
+
+    lm, ls = stats(left)
+    rm, rs = stats(right)
+    diff = lm - rm if lm is not None and rm is not None else None
+    return Asymmetry(lm, ls, len(left), rm, rs, len(right), diff, float(sdd_deg),
+                     None if diff is None else bool(abs(diff) >= sdd_deg))
+
+
+@dataclass(frozen=True, slots=True)
 class Summary:
     legs: tuple[LegSummary, ...]
     left_right_difference_deg: float | None  # mean frontal FPPA, left minus right
@@ -271,6 +330,8 @@ class Summary:
     worst_rep: int | None  # index of the rep with the largest stance-knee frontal FPPA (or most reasons)
     hands_warning: bool = False  # hands were not on the hips at the start of any single-leg rep
     notes: list[str] = field(default_factory=list)
+    asymmetry: Asymmetry | None = None  # per-leg mean ± SD and the difference vs the noise
+    reasons: tuple[str, ...] = ()  # session-level findings (``knee_asymmetry``)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -294,7 +355,7 @@ def _knee_value(r: RepResult, side: str) -> float | None:
 def summarise(results: list[RepResult], thresholds: Thresholds = Thresholds()) -> Summary:
     """Passed / failed per stance, the left–right difference of the knee angle and the worst rep."""
     legs = []
-    side_means: dict[str, float] = {}
+    side_values: dict[str, list[float]] = {}
     for stance in ("left", "right", "both"):
         rs = [r for r in results if r.stance == stance]
         if not rs:
@@ -307,10 +368,11 @@ def summarise(results: list[RepResult], thresholds: Thresholds = Thresholds()) -
                                mean))
         for s in ("left", "right"):
             sv = [v for r in rs if (v := _knee_value(r, s)) is not None and (stance == s or stance == "both")]
-            if sv and (stance == s or s not in side_means):
-                side_means[s] = float(np.mean(sv))
-    diff = side_means["left"] - side_means["right"] if {"left", "right"} <= side_means.keys() else None
-    meaningful = None if diff is None else bool(abs(diff) >= thresholds.meaningful_difference_deg)
+            if sv and (stance == s or s not in side_values):  # a leg's own single-leg reps first
+                side_values[s] = sv
+    asym = asymmetry(side_values.get("left", []), side_values.get("right", []), thresholds.meaningful_difference_deg)
+    diff = asym.difference_deg
+    meaningful = asym.exceeds_noise
 
     def badness(r: RepResult):
         vals = [v for s in ("left", "right") if (v := _knee_value(r, s)) is not None]
@@ -325,4 +387,5 @@ def summarise(results: list[RepResult], thresholds: Thresholds = Thresholds()) -
                      "that 2D video can resolve: treat the knees as alike")
     if hands_warning:
         notes.append("the hands were not on the hips: the test's hands-on-hips position was not used")
-    return Summary(tuple(legs), diff, meaningful, worst, hands_warning, notes)
+    return Summary(tuple(legs), diff, meaningful, worst, hands_warning, notes, asym,
+                   ("knee_asymmetry",) if meaningful else ())

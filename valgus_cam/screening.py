@@ -1,0 +1,80 @@
+"""The standing alignment and landing checks as a :class:`pipeline.ClipAnalysis` (what
+``analyse_clip(test="standing" | "landing")`` returns): measures → the hold or the landings →
+a summary in the squat's shape, so reps.json, the terminal and the overlay treat all tests alike."""
+
+from __future__ import annotations
+
+import math
+import warnings as _warnings
+
+import numpy as np
+
+from .measures import GateConfig, LandmarkSeries, compute_frame_measures
+from .pipeline import ClipAnalysis
+from .verdicts import LegSummary, Summary, Thresholds, asymmetry
+
+
+def _summary(records: list, left: list[float], right: list[float], thresholds: Thresholds,
+             flag_asymmetry: bool = True) -> Summary:
+    """``flag_asymmetry``: a difference beyond the noise is a finding (``knee_asymmetry``); not for
+    the standing hold, a single static reading per leg."""
+    legs = ()
+    if records:
+        vals = left + right
+        legs = (LegSummary("both", len(records), sum(r.verdict == "pass" for r in records),
+                           sum(r.verdict == "fail" for r in records),
+                           sum(r.verdict == "unmeasurable" for r in records),
+                           float(np.mean(vals)) if vals else None),)
+    asym = asymmetry(left, right, thresholds.meaningful_difference_deg)
+    notes = []
+    if asym.exceeds_noise is False:
+        notes.append(f"left-right difference {abs(asym.difference_deg):.0f}° is below the "
+                     f"{thresholds.meaningful_difference_deg:.0f}° that 2D video can resolve: treat the knees as alike")
+
+    def badness(r):
+        v = [x for x in (left_of(r), right_of(r)) if x is not None]
+        return (len(r.reasons), max(v) if v else -math.inf)
+
+    def left_of(r):
+        return getattr(r, "fppa_frontal_left_pf_deg", getattr(r, "fppa_frontal_left_deg", None))
+
+    def right_of(r):
+        return getattr(r, "fppa_frontal_right_pf_deg", getattr(r, "fppa_frontal_right_deg", None))
+
+    worst = max(records, key=badness).index if records else None
+    return Summary(legs, asym.difference_deg, asym.exceeds_noise, worst, False, notes, asym,
+                   ("knee_asymmetry",) if asym.exceeds_noise and flag_asymmetry else ())
+
+
+def analyse_screening(series: LandmarkSeries, thresholds: Thresholds, test: str, gates: GateConfig | None = None,
+                      height_cm: float | None = None) -> ClipAnalysis:
+    """``test`` = "standing" (one hold) or "landing" (one record per landing)."""
+    from .landing import score_landings, segment_landings
+    from .standing import STANDING_GATES, assess_standing
+
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore", RuntimeWarning)
+        m = compute_frame_measures(series, gates or (STANDING_GATES if test == "standing" else GateConfig()))
+        if test == "landing":
+            landings = segment_landings(series.time_s, series.xy_px)
+    warnings = list(m.warnings)
+    if test == "standing":
+        hold = assess_standing(series, m, thresholds, height_cm)
+        if not m.detected.any():
+            warnings = ["nobody was found in the video"]
+        elif hold is None:
+            warnings.append("no still standing was seen at the start of the clip")
+        recs = [hold] if hold else []
+        left = [hold.fppa_frontal_left_deg] if hold and hold.fppa_frontal_left_deg is not None else []
+        right = [hold.fppa_frontal_right_deg] if hold and hold.fppa_frontal_right_deg is not None else []
+        s = _summary(recs, left, right, thresholds, flag_asymmetry=False)
+        return ClipAnalysis(m, [], [], s, "standing", thresholds, warnings + s.notes, hold=hold)
+    results = score_landings(m, landings, thresholds)
+    if not m.detected.any():
+        warnings = ["nobody was found in the video"]
+    elif not results:
+        warnings.append("no jump landing was seen (a landing needs both feet to leave the floor)")
+    left = [r.fppa_frontal_left_pf_deg for r in results if r.fppa_frontal_left_pf_deg is not None]
+    right = [r.fppa_frontal_right_pf_deg for r in results if r.fppa_frontal_right_pf_deg is not None]
+    s = _summary(results, left, right, thresholds)
+    return ClipAnalysis(m, [], [], s, "landing", thresholds, warnings + s.notes, landings=results)

@@ -1,0 +1,202 @@
+"""Standing alignment check (``--test standing``): a few seconds standing still, front view, feet
+together. One "hold" record: the static knee angle (FPPA) per leg, the gap between the knees and
+between the ankles in cm, the knee/ankle separation ratio, the foot turn-out per foot and the
+pelvis level. Pure numpy, no I/O.
+
+Conventions and how each number is made (sources and measured accuracy: docs/screening.md):
+
+* the hold is the still standing segment at the start (``FrameMeasures.baseline``, found by
+  :func:`measures.standing_baseline`); every value is the median over it;
+* static FPPA: as in the squat (+ = valgus), but from MediaPipe's own hip points: the hip-joint
+  centre widening (``GateConfig.hip_width_scale``) was fitted on squatting frames and adds ≈ +2°
+  to a standing leg (synthetic set: image FPPA MAE 2.1° without it, 2.8° with it), so the
+  standing check is run with ``STANDING_GATES``;
+* centimetres: pixels per cm from the eye-to-heel height, which is ``EYE_HEIGHT_FRACTION`` of the
+  stature (Drillis & Contini 1966, as tabulated by Winter 2009); the stature is ``--height-cm``
+  or, when not given, ``DEFAULT_HEIGHT_CM`` (with a larger stated uncertainty);
+  horizontal distances are divided by cos(body yaw);
+* knee / ankle gap: the distance between the two knee (ankle) landmarks, which are joint centres,
+  minus a typical adult knee (ankle) breadth (``KNEE_BREADTH_CM``, ``ANKLE_BREADTH_CM``):
+  ≈ 0 when they touch. The intermalleolar distance (IMD) of the knock-knee check is the ankle
+  gap when the knees touch; with the knees apart it is not measured;
+* foot turn-out: from the foot's sideways extent in the image over its expected length
+  (``FOOT_LENGTH_FRACTION`` of stature: the stature cancels, only the eye-to-heel pixels are
+  used), corrected for the body yaw; + = toes out. The image angle of the heel→toe line is not
+  used: a foot on the floor seen from the front is foreshortened and that angle is 2–5× the
+  real one;
+* pelvis level: hip-line tilt (+ = left hip higher), reported with its ±10° uncertainty and never
+  judged (MediaPipe's hip points are not a validated pelvic measure: docs/accuracy.md).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .measures import FrameMeasures, GateConfig, LandmarkSeries
+
+# MediaPipe's hip points as they are (no joint-centre widening): see the module docstring
+STANDING_GATES = GateConfig(hip_width_scale=1.0, hip_yaw_shift=0.0)
+
+EYE_HEIGHT_FRACTION = 0.936  # eye height / stature (Drillis & Contini 1966; Winter 2009, fig. 4.1)
+FOOT_LENGTH_FRACTION = 0.152  # foot length / stature (same source)
+DEFAULT_HEIGHT_CM = 168.0  # mean of US adult men's and women's statures (CDC NHANES 2015–2018)
+DEFAULT_HEIGHT_UNCERTAINTY = 0.08  # ± fraction: adults are mostly within ±8% of that
+GIVEN_HEIGHT_UNCERTAINTY = 0.03  # ± fraction: eye-height proportion varies between people
+KNEE_BREADTH_CM = 10.0  # knee joint centre to centre when the knees touch (approximate, see docs)
+ANKLE_BREADTH_CM = 7.0  # ankle joint centre to centre when the inner ankle bones touch (approximate)
+BREADTH_UNCERTAINTY_CM = 1.5
+LANDMARK_BIAS_CM = 1.5  # ankle-distance error on the synthetic set at yaw ≤ 10° (+1.0 … +2.3 cm)
+KNEES_TOGETHER_MAX_CM = 3.0  # knee gap below which the knees count as touching
+FOOT_TURNOUT_UNCERTAINTY_DEG = 4.0  # MAE of the turn-out estimate on the synthetic set
+PELVIS_UNCERTAINTY_DEG = 10.0
+MAX_YAW_DEG = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class StandingResult:
+    """The standing check's one "hold" record (``to_dict`` → reps.json ``reps[0]``)."""
+
+    index: int
+    start_frame: int
+    end_frame: int
+    start_s: float
+    end_s: float
+    duration_s: float
+    fppa_left_deg: float | None  # static image FPPA, + = valgus
+    fppa_right_deg: float | None
+    fppa_frontal_left_deg: float | None
+    fppa_frontal_right_deg: float | None
+    body_yaw_deg: float | None
+    height_cm: float
+    height_source: str  # "given" | "default"
+    knee_distance_cm: float | None  # knee centre to knee centre
+    ankle_distance_cm: float | None
+    knee_gap_cm: float | None  # ≈ 0 when the knees touch (intercondylar distance)
+    ankle_gap_cm: float | None  # ≈ 0 when the inner ankle bones touch
+    gap_uncertainty_cm: float | None  # ± on the two gaps
+    knees_together: bool | None
+    intermalleolar_distance_cm: float | None  # the ankle gap, only when the knees touch
+    knee_separation_ratio: float | None  # knee / ankle centre distance
+    foot_turnout_left_deg: float | None  # + = toes out
+    foot_turnout_right_deg: float | None
+    foot_turnout_uncertainty_deg: float
+    pelvic_obliquity_deg: float | None  # + = left hip higher; not judged
+    pelvic_obliquity_uncertainty_deg: float
+    verdict: str  # "pass" | "fail" | "unmeasurable"
+    reasons: tuple[str, ...] = ()
+    not_measured: tuple[str, ...] = ()
+    kind: str = "hold"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["reasons"], d["not_measured"] = list(self.reasons), list(self.not_measured)
+        d = {"kind": d.pop("kind"), **d}
+        return {k: (None if not math.isfinite(v) else round(float(v), 3 if k.endswith("_s") else 2))
+                if isinstance(v, float) else v for k, v in d.items()}
+
+
+def _median(x: np.ndarray) -> float | None:
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x)]
+    return float(np.median(x)) if x.size else None
+
+
+def assess_standing(s: LandmarkSeries, m: FrameMeasures, thresholds, height_cm: float | None = None,
+                    min_visibility: float = 0.5) -> StandingResult | None:
+    """The hold record of a clip (``m`` from :func:`measures.compute_frame_measures` with
+    ``STANDING_GATES``); None when nobody stands still in view."""
+    b = m.baseline
+    if b.stop - b.start < 2:
+        return None
+    t = m.time_s
+    frames = np.arange(b.start, b.stop)
+    vis = lambda name: s.vis(name)[b] >= min_visibility  # noqa: E731
+    given = height_cm is not None
+    h_cm = float(height_cm) if given else DEFAULT_HEIGHT_CM
+    yaw = _median(m.body_yaw_deg[b])
+    frontal = m.view == "frontal" and yaw is not None and abs(yaw) <= MAX_YAW_DEG
+    not_measured: list[str] = []
+    reasons: list[str] = []
+
+    # pixels per cm from the eye-to-heel height
+    eye_y = (s.p("left_eye")[b, 1] + s.p("right_eye")[b, 1]) / 2
+    heel_y = (s.p("left_heel")[b, 1] + s.p("right_heel")[b, 1]) / 2
+    ok = vis("left_eye") & vis("right_eye") & vis("left_heel") & vis("right_heel")
+    eye_heel_px = _median(np.where(ok, heel_y - eye_y, np.nan))
+    px_per_cm = eye_heel_px / (EYE_HEIGHT_FRACTION * h_cm) if eye_heel_px and eye_heel_px > 0 else None
+    cos_yaw = math.cos(math.radians(yaw)) if yaw is not None else 1.0
+
+    def dist_cm(a: str, c: str) -> float | None:
+        if px_per_cm is None or not frontal:
+            return None
+        okv = vis(a) & vis(c)
+        d = _median(np.where(okv, np.abs(s.p(a)[b, 0] - s.p(c)[b, 0]), np.nan))
+        return None if d is None else d / px_per_cm / cos_yaw
+
+    knee_cm, ankle_cm = dist_cm("left_knee", "right_knee"), dist_cm("left_ankle", "right_ankle")
+    knee_gap = knee_cm - KNEE_BREADTH_CM if knee_cm is not None else None
+    ankle_gap = ankle_cm - ANKLE_BREADTH_CM if ankle_cm is not None else None
+    scale_unc = GIVEN_HEIGHT_UNCERTAINTY if given else DEFAULT_HEIGHT_UNCERTAINTY
+    gap_unc = None
+    if ankle_cm is not None:
+        gap_unc = math.sqrt(BREADTH_UNCERTAINTY_CM ** 2 + LANDMARK_BIAS_CM ** 2 + (scale_unc * ankle_cm) ** 2)
+    together = None if knee_gap is None else bool(knee_gap <= KNEES_TOGETHER_MAX_CM)
+    imd = max(ankle_gap, 0.0) if together and ankle_gap is not None else None
+    if not frontal:
+        not_measured.append("knee and ankle gaps: need a front view with the camera within "
+                            f"{MAX_YAW_DEG:.0f}° of the body's front")
+    elif px_per_cm is None:
+        not_measured.append("knee and ankle gaps: eyes or heels not visible, so no centimetre scale")
+    elif together is False:
+        not_measured.append(f"knock knees: the knees are apart (gap ≈ {knee_gap:.0f} cm); for this check stand with "
+                            "the feet together, or the knees touching")
+    if imd is not None and gap_unc is not None and imd - gap_unc >= thresholds.knock_knee_imd_min_cm:
+        reasons.append("knock_knees")
+    ratio = knee_cm / ankle_cm if knee_cm is not None and ankle_cm else None
+
+    # foot turn-out from the foot's sideways extent over its expected length
+    turn = {}
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        okf = vis(f"{side}_heel") & vis(f"{side}_foot_index")
+        dx = _median(np.where(okf, s.p(f"{side}_foot_index")[b, 0] - s.p(f"{side}_heel")[b, 0], np.nan))
+        if dx is None or eye_heel_px is None or not frontal:
+            turn[side] = None
+            continue
+        foot_px = FOOT_LENGTH_FRACTION / EYE_HEIGHT_FRACTION * eye_heel_px
+        lateral = dx * sign * (1.0 if not _mirrored(s, b) else -1.0)
+        turn[side] = math.degrees(math.asin(max(-1.0, min(1.0, lateral / foot_px)))) + sign * (yaw or 0.0)
+        if turn[side] - FOOT_TURNOUT_UNCERTAINTY_DEG > thresholds.foot_turnout_max_deg:
+            reasons.append(f"foot_turn_out_{side}")
+    if frontal and (turn["left"] is None or turn["right"] is None):
+        not_measured.append("foot turn-out: heel or toes not visible")
+
+    fppa = {k: _median(getattr(m, k)[b]) for k in ("fppa_left_deg", "fppa_right_deg", "fppa_frontal_left_deg",
+                                                  "fppa_frontal_right_deg")}
+    if fppa["fppa_frontal_left_deg"] is None and fppa["fppa_frontal_right_deg"] is None:
+        not_measured.append("static knee angle: frontal-plane FPPA not available (side view, camera not square to "
+                            "the body, or the legs not visible)")
+    obl = _median(m.pelvic_obliquity_deg[b])
+    not_measured.append(f"pelvis level: reported, not judged (± {PELVIS_UNCERTAINTY_DEG:.0f}°: MediaPipe's hip "
+                        "points are not a validated pelvic measure)")
+    judged = imd is not None or turn["left"] is not None or turn["right"] is not None
+    verdict = "fail" if reasons else ("pass" if judged else "unmeasurable")
+    return StandingResult(
+        index=1, start_frame=int(frames[0]), end_frame=int(frames[-1]), start_s=float(t[frames[0]]),
+        end_s=float(t[frames[-1]]), duration_s=float(t[frames[-1]] - t[frames[0]]),
+        **fppa, body_yaw_deg=yaw, height_cm=h_cm, height_source="given" if given else "default",
+        knee_distance_cm=knee_cm, ankle_distance_cm=ankle_cm, knee_gap_cm=knee_gap, ankle_gap_cm=ankle_gap,
+        gap_uncertainty_cm=gap_unc, knees_together=together, intermalleolar_distance_cm=imd,
+        knee_separation_ratio=ratio, foot_turnout_left_deg=turn["left"], foot_turnout_right_deg=turn["right"],
+        foot_turnout_uncertainty_deg=FOOT_TURNOUT_UNCERTAINTY_DEG, pelvic_obliquity_deg=obl,
+        pelvic_obliquity_uncertainty_deg=PELVIS_UNCERTAINTY_DEG, verdict=verdict, reasons=tuple(reasons),
+        not_measured=tuple(not_measured))
+
+
+def _mirrored(s: LandmarkSeries, b: slice) -> bool:
+    """Subject's left hip on the image left: a mirrored (selfie) image or the back to the camera."""
+    d = s.p("left_hip")[b, 0] - s.p("right_hip")[b, 0]
+    d = d[np.isfinite(d)]
+    return bool(d.size and np.median(d) < 0)
