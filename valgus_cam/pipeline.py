@@ -114,7 +114,7 @@ class ClipAnalysis:
         """FPPA can be judged on at least one rep (or, without reps, the view allows it)."""
         if self.records:
             return any(r.verdict != "unmeasurable" for r in self.records)
-        return self.measures.view == "frontal"
+        return self.measures.view == "frontal" and self.test not in ("standing", "landing")
 
 
 def analyse_clip(series: "LandmarkSeries", thresholds: "Thresholds | None" = None, test: str = "auto",

@@ -5,8 +5,8 @@ pelvis level. Pure numpy, no I/O.
 
 Conventions and how each number is made (sources and measured accuracy: docs/screening.md):
 
-* the hold is the still standing segment at the start (``FrameMeasures.baseline``, found by
-  :func:`measures.standing_baseline`); every value is the median over it;
+* the hold is the longest stretch of still standing with straight legs (:func:`find_hold`; the
+  clip may start with walking into place); every value is the median over it;
 * static FPPA: as in the squat (+ = valgus), but from MediaPipe's own hip points: the hip-joint
   centre widening (``GateConfig.hip_width_scale``) was fitted on squatting frames and adds ≈ +2°
   to a standing leg (synthetic set: image FPPA MAE 2.1° without it, 2.8° with it), so the
@@ -108,7 +108,7 @@ def assess_standing(s: LandmarkSeries, m: FrameMeasures, thresholds, height_cm: 
                     min_visibility: float = 0.5) -> StandingResult | None:
     """The hold record of a clip (``m`` from :func:`measures.compute_frame_measures` with
     ``STANDING_GATES``); None when nobody stands still in view."""
-    b = m.baseline
+    b = find_hold(s)
     if b.stop - b.start < 2:
         return None
     t = m.time_s
@@ -193,6 +193,50 @@ def assess_standing(s: LandmarkSeries, m: FrameMeasures, thresholds, height_cm: 
         foot_turnout_uncertainty_deg=FOOT_TURNOUT_UNCERTAINTY_DEG, pelvic_obliquity_deg=obl,
         pelvic_obliquity_uncertainty_deg=PELVIS_UNCERTAINTY_DEG, verdict=verdict, reasons=tuple(reasons),
         not_measured=tuple(not_measured))
+
+
+def find_hold(s: LandmarkSeries, min_s: float = 0.3, enough_s: float = 1.0, max_speed: float = 0.1,
+              straight: float = 0.93, feet_level: float = 0.08, window_s: float = 0.5) -> slice:
+    """The still standing to measure: the first stretch of at least ``enough_s`` (else the longest
+    of at least ``min_s``) where the mid-hip moves slower than ``max_speed`` leg lengths per second
+    (local linear slope over ``window_s``: the ankle points jitter too much, up to 0.4 leg lengths
+    per second over 0.2 s with the lite model on a still body), both legs are straight (each
+    hip–ankle distance ≥ ``straight`` × its 90th percentile: a paused squat is not a hold) and both
+    feet are down (ankle heights within ``feet_level`` leg lengths: standing on one leg is not
+    one). Empty when there is none. A clip may start with walking into place."""
+    from scipy.signal import savgol_filter
+
+    t = s.time_s
+    n = len(t)
+    hip = (s.p("left_hip") + s.p("right_hip")) / 2
+    la, ra = s.p("left_ankle"), s.p("right_ankle")
+    leg_l, leg_r = np.linalg.norm(s.p("left_hip") - la, axis=-1), np.linalg.norm(s.p("right_hip") - ra, axis=-1)
+    leg = (leg_l + leg_r) / 2
+    if n < 5 or not np.isfinite(leg).any():
+        return slice(0, 0)
+    L = float(np.nanpercentile(leg, 90))
+    L_l, L_r = float(np.nanpercentile(leg_l, 90)), float(np.nanpercentile(leg_r, 90))
+    dt = np.diff(t)
+    rate = 1.0 / float(np.median(dt[dt > 0])) if (dt > 0).any() else 30.0
+    win = max(3, int(round(window_s * rate)) | 1)
+    win = min(win, n if n % 2 else n - 1)
+    pos = hip / L
+    ok = np.isfinite(pos).all(axis=1) & np.isfinite(leg) & np.isfinite(la).all(axis=1) & np.isfinite(ra).all(axis=1)
+    if ok.sum() < win:
+        return slice(0, 0)
+    filled = np.column_stack([np.interp(np.arange(n), np.flatnonzero(ok), c[ok]) for c in pos.T])
+    speed = np.abs(savgol_filter(filled, win, 1, deriv=1, delta=1.0 / rate, axis=0)).max(axis=1)
+    with np.errstate(invalid="ignore"):
+        still = (ok & (speed < max_speed) & (leg_l >= straight * L_l) & (leg_r >= straight * L_r)
+                 & (np.abs(la[:, 1] - ra[:, 1]) <= feet_level * L))
+    edges = np.diff(np.concatenate([[0], still.astype(int), [0]]))
+    runs = [(a, b) for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)) if b - a >= 2]
+    dur = lambda r: t[r[1] - 1] - t[r[0]]  # noqa: E731
+    first = next((r for r in runs if dur(r) >= enough_s), None)
+    best = first or max(runs, key=dur, default=None)
+    if best is None or dur(best) < min_s:
+        return slice(0, 0)
+    return slice(int(best[0]), int(best[1]))
 
 
 def _mirrored(s: LandmarkSeries, b: slice) -> bool:
