@@ -129,9 +129,9 @@ class Chromium:
 
     # -- pages
     def load(self, path: str | os.PathLike, *, width: int = 1000, height: int = 800, mobile: bool = False,
-             settle_s: float = 0.5) -> PageLoad:
-        """Open ``path`` in a new tab at the given viewport; return what happened and a full-page
-        screenshot."""
+             settle_s: float = 0.5, screenshot: bool = True) -> PageLoad:
+        """Open ``path`` in a new tab at the given viewport; return what happened and (unless
+        ``screenshot=False``) a full-page screenshot."""
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         s = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         try:
@@ -149,7 +149,8 @@ class Chromium:
                                                               natural_w: i.naturalWidth, natural_h: i.naturalHeight}))})"""},
                 session=s)
             info = json.loads(probe["result"]["value"])
-            shot = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, session=s)
+            shot = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True},
+                             session=s) if screenshot else {"data": ""}
             events = [m for m in self._pending if m.get("sessionId") == s]
         finally:
             self.send("Target.closeTarget", {"targetId": target})

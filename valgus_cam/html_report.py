@@ -35,8 +35,8 @@ from .verdicts import REASONS, RepResult, Thresholds
 if TYPE_CHECKING:
     from .api import AnalyzeResult
 
-DISCLAIMER = ("It measures from video how the knees and the "
-              "trunk move during a squat, with the measurement limits stated below. It cannot tell whether "
+DISCLAIMER = ("It measures from video how the knees and the trunk move during a squat, within the measurement "
+              "limits each clip's report states. It cannot tell whether "
               "anything is injured or why a knee moves the way it does. If you have pain, swelling or a knee "
               "that gives way, or are unsure what the results mean, see a physiotherapist or a doctor.")
 
@@ -430,7 +430,8 @@ def write_clip_report(result: "AnalyzeResult", path: str | os.PathLike, *, key_f
 # ------------------------------------------------------------------------------------------------
 ROW_KEYS = ("clip", "report", "status", "error", "test", "view", "reps", "left_passed", "left_failed",
             "right_passed", "right_failed", "both_passed", "both_failed", "not_measurable", "worst_fppa_left_deg",
-            "worst_fppa_right_deg", "worst_pelvic_drop_deg", "knee_limit_deg", "warnings")
+            "worst_fppa_right_deg", "min_knee_gap_ratio", "worst_pelvic_drop_deg", "knee_limit_deg",
+            "knee_gap_limit_ratio", "warnings")
 
 
 def summary_row(result: "AnalyzeResult | None", *, clip: str, report_href: str | None = None,
@@ -454,6 +455,9 @@ def summary_row(result: "AnalyzeResult | None", *, clip: str, report_href: str |
     for side in ("left", "right"):
         vals = [v for _, v in knee_values(res, side)]
         row[f"worst_fppa_{side}_deg"] = round(max(vals), 1) if vals else None
+    gaps = [r.knee_separation_ratio for r in res if r.knee_separation_ratio is not None]
+    row["min_knee_gap_ratio"] = round(min(gaps), 2) if gaps else None
+    row["knee_gap_limit_ratio"] = a.thresholds.knee_separation_min_ratio
     drops = [r.pelvic_drop_deg for r in res if r.pelvic_drop_deg is not None]
     row["worst_pelvic_drop_deg"] = round(max(drops), 1) if drops else None
     return row
@@ -494,12 +498,16 @@ def write_batch_index(rows: list[dict], path: str | os.PathLike, title: str = "v
             "test": TEST_NAMES.get(r.get("test"), r.get("test") or "—"),
             "view": VIEW_NAMES.get(r.get("view"), r.get("view") or "—"),
             "reps": r["reps"] if isinstance(r.get("reps"), int) else "—",
-            "left": _pf(r, "left"), "right": _pf(r, "right"), "both": _pf(r, "both"),
+            "legs": [(STANCE_NAMES[leg], _pf(r, leg)) for leg in ("left", "right", "both") if _pf(r, leg) != "—"],
             "worst_left": _cell_num(wl), "worst_right": _cell_num(wr),
+            "gap": _cell_num(r.get("min_knee_gap_ratio"), "{:.2f} ×") if r.get("min_knee_gap_ratio") is not None
+            else None,
+            "gap_fault": isinstance(r.get("min_knee_gap_ratio"), (int, float))
+            and r["min_knee_gap_ratio"] < (r.get("knee_gap_limit_ratio") or Thresholds().knee_separation_min_ratio),
             "worst_left_fault": isinstance(wl, (int, float)) and wl > knee_limit_deg,
             "worst_right_fault": isinstance(wr, (int, float)) and wr > knee_limit_deg,
-            "pelvic": _cell_num(r.get("worst_pelvic_drop_deg")) if r.get("worst_pelvic_drop_deg") is not None
-            else "not measured",
+            "pelvic": "—" if not ok else _cell_num(r.get("worst_pelvic_drop_deg"))
+            if r.get("worst_pelvic_drop_deg") is not None else "not measured",
             "warnings": r.get("warnings") if isinstance(r.get("warnings"), int) else
             (len(r["warnings"]) if isinstance(r.get("warnings"), (list, tuple)) else 0),
         })

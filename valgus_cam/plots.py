@@ -351,7 +351,7 @@ def batch_chart(rows: list[dict], limit_deg: float) -> Chart | None:
                            edgecolor=FAIL if fault else "white", zorder=4, label=f"{side} knee")
                 shown = True
         if not shown:
-            word = "error" if r.get("status") not in (None, "ok") else "not measurable"
+            word = "error" if r.get("status") not in (None, "ok") else "knee angle not measurable"
             ax.text((lo + hi) / 2, y, word, ha="center", va="center", fontsize=8, color="#666666")
     handles, labels = ax.get_legend_handles_labels()
     uniq = dict(zip(labels, handles))  # one legend entry per label
