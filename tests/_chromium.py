@@ -52,7 +52,8 @@ class PageLoad:
                for c in self.console if c["type"] in ("error", "warning", "assert")]
         out += [f"exception: {e['exceptionDetails'].get('text')} {e['exceptionDetails'].get('exception', {})}"
                 for e in self.exceptions]
-        out += [f"log {e['level']} ({e['source']}): {e['text']}" for e in self.log if e["level"] in ("error", "warning")]
+        out += [f"log {e['level']} ({e['source']}): {e['text']}" for e in self.log
+                if e["level"] in ("error", "warning")]
         out += [f"load failed: {f.get('errorText')}" for f in self.failed]
         return out
 
@@ -145,8 +146,8 @@ class Chromium:
             time.sleep(settle_s)
             probe = self.send("Runtime.evaluate", {"returnByValue": True, "expression": """JSON.stringify({
                 sw: document.documentElement.scrollWidth, vw: window.innerWidth,
-                imgs: Array.from(document.images).map(i => ({src_prefix: i.src.slice(0, 30), complete: i.complete,
-                                                              natural_w: i.naturalWidth, natural_h: i.naturalHeight}))})"""},
+                imgs: Array.from(document.images).map(i => ({src_prefix: i.src.slice(0, 30),
+                    complete: i.complete, natural_w: i.naturalWidth, natural_h: i.naturalHeight}))})"""},
                 session=s)
             info = json.loads(probe["result"]["value"])
             shot = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True},

@@ -218,6 +218,33 @@ def test_batch_index(batch_index, batch_dir):
     assert colour_pixels(chart, "#D55E00") > 200  # the limit line
 
 
+def test_report_of_a_clip_with_nobody_in_it(tmp_path, lite_model):
+    import valgus_cam
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(8):
+        cv2.imwrite(str(frames / f"f{i}.png"), np.full((240, 320, 3), 90, np.uint8))
+    r = valgus_cam.analyze(frames, out=tmp_path / "out", model=lite_model, report=True)
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert_self_contained(html, tmp_path / "out")
+    assert "No squat rep was found" in html and "not measurable in this clip: nobody was found" in html
+    assert 'id="key-frames"' not in html and r.results == []
+
+
+def test_key_frames_are_the_analysed_frames():
+    """read_video_frames numbers frames as the analysis did (capture's sources)."""
+    from valgus_cam.capture import open_source
+    from valgus_cam.html_report import read_video_frames
+
+    want = {0, 107, 256}
+    got = read_video_frames(str(SAMPLE), want)
+    with open_source(SAMPLE) as src:
+        ref = {f.index: f.image_bgr.copy() for f in src if f.index in want}
+    assert got.keys() == ref.keys() == want
+    assert all(np.array_equal(got[k], ref[k]) for k in want)
+
+
 def test_person_crop_keeps_the_person_with_room_for_the_banner():
     from valgus_cam.html_report import person_crop
 

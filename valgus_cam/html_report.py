@@ -110,9 +110,12 @@ class KeyFrame:
 
 def read_video_frames(spec: str, indices: set[int], fps: float | None = None) -> dict[int, np.ndarray]:
     """The BGR images of the given 0-based frame indices of a clip (video file or image folder),
-    decoded in order with the project's sources (rotation applied, same numbering as the analysis);
-    stops after the last one wanted."""
-    from .capture import open_source
+    with the numbering and the rotation of the analysis (``capture``). A video is decoded in order
+    up to the last frame wanted (no seeking: frame-accurate on any codec and variable frame rate),
+    converting only the frames wanted."""
+    import cv2
+
+    from .capture import VideoFileSource, open_source
 
     want = set(int(i) for i in indices)
     out: dict[int, np.ndarray] = {}
@@ -120,11 +123,29 @@ def read_video_frames(spec: str, indices: set[int], fps: float | None = None) ->
         return out
     last = max(want)
     with open_source(spec, fps=fps) as src:
-        for frame in src:
-            if frame.index in want:
-                out[frame.index] = frame.image_bgr.copy()
-            if frame.index >= last:
+        if not isinstance(src, VideoFileSource):
+            for frame in src:
+                if frame.index in want:
+                    out[frame.index] = frame.image_bgr.copy()
+                if frame.index >= last:
+                    break
+            return out
+    # as VideoFileSource reads (frame k = the k-th successful read), but grab() skips the colour
+    # conversion of the frames not wanted
+    cap = cv2.VideoCapture(str(spec), cv2.CAP_FFMPEG)
+    try:
+        cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+        for k in range(last + 1):
+            if k in want:
+                ok, img = cap.read()
+                if ok and img is not None:
+                    out[k] = img
+            else:
+                ok = cap.grab()
+            if not ok:
                 break
+    finally:
+        cap.release()
     return out
 
 
@@ -133,7 +154,9 @@ def _fit(img: np.ndarray, max_w: int, max_h: int) -> np.ndarray:
 
     h, w = img.shape[:2]
     s = min(1.0, max_w / w, max_h / h)
-    return img if s >= 1.0 else cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    if s >= 1.0:
+        return img
+    return cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
 
 
 def person_crop(xy_px: np.ndarray | None, w: int, h: int) -> tuple[int, int, int, int]:
@@ -388,15 +411,16 @@ def clip_context(result: "AnalyzeResult", *, key_frame_width_px: int = 640, gene
                       "camera in front of the person; from this view their verdicts are not reliable"]
                      if m.view != "frontal" and m.detected.any() else []) + list(a.warnings),
         "double": double, "limit_gap": f"{th.knee_separation_min_ratio:.2f} ×",
-        "gap_chart": _chart_ctx(plots.knee_gap_chart(a)) if double else None, "limit": f"{limit:.0f}°", "trunk_limit": f"{th.trunk_lean_max_deg:.0f}°",
-        "knee_chart": {"src": data_uri(knee_chart.png, "image/png"), "alt": knee_chart.alt},
+        "gap_chart": _chart_ctx(plots.knee_gap_chart(a)) if double else None,
+        "limit": f"{limit:.0f}°", "trunk_limit": f"{th.trunk_lean_max_deg:.0f}°",
+        "knee_chart": _chart_ctx(knee_chart),
         "knee_unmeasurable": unmeasurable,
         "knee_gaps": bool(unmeasurable is None and any(
             (~np.isfinite(v[m.detected])).any() for v in plots.masked_knees(a).values())),
         "reps": rows, "shared_not_measured": sorted(shared_nm),
         "key_frames": worst_best, "key_frames_note": kf_note,
         "knees": knees, "lr_text": lr_text,
-        "lr_chart": {"src": data_uri(lr_chart.png, "image/png"), "alt": lr_chart.alt} if lr_chart else None,
+        "lr_chart": _chart_ctx(lr_chart) if lr_chart else None,
         "trunk_chart": _chart_ctx(plots.trunk_chart(a)), "pelvis_chart": _chart_ctx(plots.pelvis_chart(a)),
         "thresholds": thresholds, "references": REFERENCES, "files": files,
     }
@@ -519,7 +543,7 @@ def write_batch_index(rows: list[dict], path: str | os.PathLike, title: str = "v
     html = _env().get_template("batch_index.html.j2").render(
         title=title, generated=generated or _now(), disclaimer=DISCLAIMER, rows=table, totals=totals,
         limit=f"{knee_limit_deg:.0f}°", version=__version__,
-        chart={"src": data_uri(chart.png, "image/png"), "alt": chart.alt} if chart else None)
+        chart=_chart_ctx(chart) if chart else None)
     with atomic_open(path) as f:
         f.write(html)
     return path

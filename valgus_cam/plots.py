@@ -91,17 +91,23 @@ def masked_knees(a: ClipAnalysis) -> dict[str, np.ndarray]:
     return out
 
 
-def _rep_bands(ax, a: ClipAnalysis, label_y: float | None = None) -> None:
-    """Shade each rep by its verdict (colour + hatch) and write "rep N PASS/FAIL" above it."""
+def _rep_bands(ax, a: ClipAnalysis, labels: bool = False) -> None:
+    """Shade each rep by its verdict (colour + hatch); with ``labels``, write "rep N / PASS" above
+    the axes over each band (many reps: just the number, and FAIL under the failed ones)."""
+    from matplotlib.transforms import blended_transform_factory
+
     t = a.measures.time_s
+    many = len(a.results) > 8
+    tr = blended_transform_factory(ax.transData, ax.transAxes)
     for r in a.results:
         colour, hatch, word = VERDICT_STYLE.get(r.verdict, VERDICT_STYLE["unmeasurable"])
         ax.axvspan(t[r.start_frame], t[r.end_frame], facecolor=colour, alpha=0.16, edgecolor=colour,
                    hatch=hatch, linewidth=0, zorder=0)
-        if label_y is not None:
-            ax.text((t[r.start_frame] + t[r.end_frame]) / 2, label_y, f"rep {r.index}\n{word}", ha="center",
-                    va="top", fontsize=8, color=INK, fontweight="bold" if r.verdict == "fail" else "normal",
-                    clip_on=True)
+        if labels:
+            text = (f"{r.index}" + ("\nFAIL" if r.verdict == "fail" else "")) if many else f"rep {r.index}\n{word}"
+            ax.text((t[r.start_frame] + t[r.end_frame]) / 2, 1.01, text, transform=tr, ha="center", va="bottom",
+                    fontsize=7.5 if many else 8, color=INK, fontweight="bold" if r.verdict == "fail" else "normal",
+                    clip_on=False)
 
 
 def _standing(ax, a: ClipAnalysis, y: float) -> None:
@@ -136,10 +142,10 @@ def knee_angle_chart(a: ClipAnalysis, unmeasurable_reason: str | None = None) ->
     _style_axes(ax)
     finite = np.concatenate([v[np.isfinite(v)] for v in knees.values()])
     lo = min(-10.0, float(finite.min()) - 3 if finite.size else -10.0)
-    hi = max(limit + 12.0, float(finite.max()) + 8 if finite.size else limit + 12.0)
+    hi = max(limit + 7.0, float(finite.max()) + 5 if finite.size else limit + 7.0)
     ax.set_ylim(lo, hi)
     _xlim(ax, t)
-    _rep_bands(ax, a, label_y=hi - 0.5)
+    _rep_bands(ax, a, labels=True)
     ax.axhline(0, color="#888888", lw=0.8)
     ax.axhline(limit, color=FAIL, lw=1.6, ls=(0, (6, 3)))
     ax.text(t[0] if len(t) else 0, limit, f" limit {limit:.0f}°: above = knee caves in", color=FAIL, fontsize=8.5,
@@ -152,6 +158,7 @@ def knee_angle_chart(a: ClipAnalysis, unmeasurable_reason: str | None = None) ->
             if np.isfinite(v).any():
                 colour, ls = SIDE_STYLE[side]
                 ax.plot(t, v, color=colour, ls=ls, lw=2.0, label=f"{side} knee")
+        many = len(a.results) > 8
         for r in a.results:
             for side in ("left", "right"):
                 v = r.fppa_frontal_left_deg if side == "left" else r.fppa_frontal_right_deg
@@ -161,8 +168,9 @@ def knee_angle_chart(a: ClipAnalysis, unmeasurable_reason: str | None = None) ->
                 fault = v > limit
                 ax.plot([r.bottom_s], [v], marker="X" if fault else "o", ms=9 if fault else 7, color=colour,
                         mec=FAIL if fault else "white", mew=1.5, zorder=5)
-                ax.annotate(f"{v:+.0f}°", (r.bottom_s, v), textcoords="offset points", xytext=(6, 6), fontsize=8.5,
-                            color=INK, fontweight="bold" if fault else "normal")
+                if fault or not many:  # many reps: only the values over the limit are written
+                    ax.annotate(f"{v:+.0f}°", (r.bottom_s, v), textcoords="offset points", xytext=(6, 6),
+                                fontsize=8.5, color=INK, fontweight="bold" if fault else "normal")
         ax.legend(loc="lower right", fontsize=9, framealpha=0.9)
         alt = (f"Knee angle (FPPA) of each knee over {t[-1] - t[0]:.0f} s with the {limit:.0f}° limit line and "
                f"{len(a.results)} rep(s) shaded by verdict.")
@@ -248,7 +256,7 @@ def knee_gap_chart(a: ClipAnalysis) -> Chart:
     hi = max(1.35, float(fin.max()) + 0.1) if fin.size else 1.35
     ax.set_ylim(lo, hi)
     _xlim(ax, t)
-    _rep_bands(ax, a)
+    _rep_bands(ax, a, labels=True)
     ax.axhline(1.0, color="#888888", lw=0.8)
     ax.axhline(lim, color=FAIL, lw=1.6, ls=(0, (6, 3)))
     ax.text(t[-1] if len(t) else 1, lim, f"limit {lim:.2f} ×: below = knees closer together than when standing ",
@@ -262,8 +270,9 @@ def knee_gap_chart(a: ClipAnalysis) -> Chart:
             fault = "knees_caving" in r.reasons
             ax.plot([r.bottom_s], [v], marker="X" if fault else "o", ms=9 if fault else 7, color=LEFT,
                     mec=FAIL if fault else "white", mew=1.5, zorder=5)
-            ax.annotate(f"{v:.2f}", (r.bottom_s, v), textcoords="offset points", xytext=(6, 6), fontsize=8.5,
-                        color=INK)
+            if fault or len(a.results) <= 8:
+                ax.annotate(f"{v:.2f}", (r.bottom_s, v), textcoords="offset points", xytext=(6, 6), fontsize=8.5,
+                            color=INK)
         alt = f"Knee gap relative to standing over time with the {lim:.2f} limit."
     else:
         _not_measurable(ax, "Knee gap not measurable (knees or ankles not found)")
