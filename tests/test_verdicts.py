@@ -140,3 +140,15 @@ def test_detect_test_by_majority():
 def test_json_record_has_no_nan():
     r = score_rep(measures(), REP_L, 1).to_dict()
     assert all(not (isinstance(v, float) and math.isnan(v)) for v in r.values())
+
+
+def test_side_view_judges_neither_knee_gap_nor_sideways_lean():
+    """In a side view the knee-gap ratio collapses and 'trunk lean' is forward lean: neither may
+    fail a rep (real side clips failed on both before this rule)."""
+    from dataclasses import replace
+
+    m = replace(measures(trunk_lean_deg=bump(-45.0), knee_ankle_separation_ratio=bump(0.2, base=1.0)), view="sagittal")
+    r = score_rep(m, REP_B, 1)
+    assert r.verdict == "unmeasurable" and r.reasons == ()
+    assert r.trunk_lean_deg is None and r.knee_separation_ratio is None
+    assert any("front view" in s for s in r.not_measured)

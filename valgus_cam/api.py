@@ -64,18 +64,20 @@ class AnalyzeResult:
 
 def analyze(path: str | Path, *, out: str | Path | None = None, test: str = "auto", stance: str = "auto",
             model: str | Path | None = None, config: str | Path | None = None, sex: str | None = None,
-            thresholds: Thresholds | None = None, annotate: bool = False, landmarks: str | Path | None = None,
+            thresholds: Thresholds | None = None, annotate: bool = False, report: bool = False,
+            landmarks: str | Path | None = None,
             fps: float | None = None, progress: bool = False, estimator=None,
             write: bool = True, height_cm: float | None = None) -> AnalyzeResult:
     """Analyse a recorded clip (video file or image folder).
 
     ``out``: output folder for landmarks.csv, frames.csv, reps.json (and annotated.mp4 with
-    ``annotate``); default ``valgus-out/<stem>/``; ``write=False`` writes nothing. ``landmarks``:
+    ``annotate``, report.html with ``report``); default ``valgus-out/<stem>/``; ``write=False`` writes
+    nothing. ``landmarks``:
     re-analyse from a landmark CSV written earlier (no pose estimation). ``estimator``: an open
     :class:`~valgus_cam.pose.PoseEstimator` in VIDEO mode to reuse (the batch runner keeps one per
     worker); otherwise ``model`` is resolved and loaded. ``test``: "auto" | "squat" | "single-leg" |
-    "standing" | "landing"; ``height_cm``: body height for the standing check (docs/screening.md). Raises :class:`~valgus_cam.errors.ValgusCamError`
-    subclasses on bad input."""
+    "standing" | "landing"; ``height_cm``: body height for the standing check (docs/screening.md).
+    Raises :class:`~valgus_cam.errors.ValgusCamError` subclasses on bad input."""
     from .pipeline import analyse_clip
     from .report import reps_document, write_reps_json
     from .sinks import atomic_open, read_landmarks_csv, write_frames_csv
@@ -114,6 +116,11 @@ def analyze(path: str | Path, *, out: str | Path | None = None, test: str = "aut
 
             write_annotated_video(spec, out_dir / "annotated.mp4", series, index, a, fps=fps, progress=progress)
             files.append(out_dir / "annotated.mp4")
+        if report:
+            from .html_report import write_clip_report
+
+            write_clip_report(result, out_dir / "report.html")  # links the files written before it
+            files.append(out_dir / "report.html")
     return result
 
 

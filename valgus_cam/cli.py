@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--stance", choices=["auto", "left", "right"], default="auto",
                     help="stance leg of the single-leg squats (default: detected per rep)")
     an.add_argument("--annotate", action="store_true", help="also write annotated.mp4 (skeleton, angles, verdicts)")
+    an.add_argument("--report", action="store_true",
+                    help="also write report.html (self-contained page: charts, reps table, key frames)")
     an.add_argument("--config", type=Path, default=None, metavar="FILE.toml",
                     help="pass/fail thresholds (see docs/verdicts.md; keys as in reps.json 'thresholds')")
     an.add_argument("--sex", choices=["female", "male"], default=None,
@@ -125,7 +127,7 @@ def cmd_analyze(args) -> int:
     if args.height_cm is not None and not 50 <= args.height_cm <= 260:
         raise InputError(f"--height-cm must be a body height in cm (50-260), not {args.height_cm:g}")
     r = analyze(args.input, out=args.out, test=args.test, stance=args.stance, model=args.model, config=args.config,
-                sex=args.sex, annotate=args.annotate, landmarks=args.landmarks, fps=args.fps,
+                sex=args.sex, annotate=args.annotate, report=args.report, landmarks=args.landmarks, fps=args.fps,
                 progress=not args.no_progress, height_cm=args.height_cm)
     a, m = r.analysis, r.measures
     yaw = m.body_yaw_deg[m.detected]

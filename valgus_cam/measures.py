@@ -69,6 +69,9 @@ class GateConfig:
     min_visibility: float = 0.5
     cutoff_hz: float = 6.0
     max_yaw_deg: float = 15.0  # frontal-plane FPPA refused beyond this body yaw
+    # |frontal FPPA| beyond this is not a knee position but a thigh seen end-on (deep squat, knees
+    # out): refused as foreshortened. Measured valgus in single-leg squats stays under ~30°.
+    max_abs_frontal_fppa_deg: float = 45.0
     focal_px: float | None = None  # camera focal length; None = focal_fraction × the longer image side
     focal_fraction: float = 0.8  # ≈ a 65° horizontal field of view on a 16:9 image (laptop, phone)
     # MediaPipe's hip points → hip joint centres (geometry.hip_joint_centres); 1.0 / 0.0 = off
@@ -206,7 +209,9 @@ def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) 
         flex[side] = np.where(visible & sized, cond(g.knee_flexion_deg(hip3, knee3, ankle3)), np.nan)
         body = lambda p: g.camera_to_body(p, yaw_value if np.isfinite(yaw_value) else 0.0)  # noqa: E731
         frontal = g.fppa_frontal_deg(body(hip3), body(knee3), body(ankle3), body(ohip3))
-        fppa_frontal[side] = np.where(ok & yaw_ok, cond(frontal), np.nan)
+        frontal = cond(frontal)
+        plausible = np.abs(frontal) <= gates.max_abs_frontal_fppa_deg
+        fppa_frontal[side] = np.where(ok & yaw_ok & plausible, frontal, np.nan)
         if det.any() and ok[det].mean() < 0.5 and view == "frontal":
             warnings.append(f"{side} knee: FPPA gated out in {1 - ok[det].mean():.0%} of frames "
                             f"(leg too small, foreshortened or not visible)")

@@ -24,7 +24,8 @@ from .verdicts import RepResult
 BANNER_HOLD_S = 1.5  # how long a rep's PASS / FAIL banner stays up after the rep ends
 
 
-def _verdict(r: RepResult, a: ClipAnalysis) -> Verdict:
+def rep_verdict(r: RepResult, a: ClipAnalysis) -> Verdict:
+    """The banner of rep ``r``: its verdict, reasons, and the values and limits behind them."""
     values, limits = {}, {}
     for side in ("left", "right"):
         v = r.fppa_frontal_left_deg if side == "left" else r.fppa_frontal_right_deg
@@ -47,7 +48,7 @@ def overlay_frames(a: ClipAnalysis, series: LandmarkSeries) -> Iterator[OverlayF
     base = base[np.isfinite(base)]
     lean0 = float(np.median(base)) if base.size else 0.0
     results = sorted(a.results, key=lambda r: r.end_frame)
-    verdicts = [_verdict(r, a) for r in results]
+    verdicts = [rep_verdict(r, a) for r in results]
     note = None
     if m.view != "frontal":
         note = f"{m.view} view: knee angles need a front view"

@@ -14,7 +14,8 @@ Conventions and how each number is made (sources and measured accuracy: docs/scr
 * centimetres: pixels per cm from the eye-to-heel height, which is ``EYE_HEIGHT_FRACTION`` of the
   stature (Drillis & Contini 1966, as tabulated by Winter 2009); the stature is ``--height-cm``
   or, when not given, ``DEFAULT_HEIGHT_CM`` (with a larger stated uncertainty);
-  horizontal distances are divided by cos(body yaw);
+  horizontal distances are divided by cos(body yaw); the camera roll is measured on the hold
+  itself (mid-ankle→mid-shoulder line, :func:`geometry.camera_roll_deg`) and removed first;
 * knee / ankle gap: the distance between the two knee (ankle) landmarks, which are joint centres,
   minus a typical adult knee (ankle) breadth (``KNEE_BREADTH_CM``, ``ANKLE_BREADTH_CM``):
   ≈ 0 when they touch. The intermalleolar distance (IMD) of the knock-knee check is the ankle
@@ -35,6 +36,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from . import geometry as g
 from .measures import FrameMeasures, GateConfig, LandmarkSeries
 
 # MediaPipe's hip points as they are (no joint-centre widening): see the module docstring
@@ -114,6 +116,18 @@ def assess_standing(s: LandmarkSeries, m: FrameMeasures, thresholds, height_cm: 
     t = m.time_s
     frames = np.arange(b.start, b.stop)
     vis = lambda name: s.vis(name)[b] >= min_visibility  # noqa: E731
+    # the hold's own camera roll (a person standing still is upright), removed from every point:
+    # the clip-level roll of FrameMeasures comes from the first frames, which may be walking in
+    roll = g.camera_roll_deg(s.p("left_ankle")[b], s.p("right_ankle")[b], s.p("left_shoulder")[b],
+                             s.p("right_shoulder")[b])
+    roll = roll if np.isfinite(roll) else 0.0
+    cr, sr = math.cos(math.radians(-roll)), math.sin(math.radians(-roll))
+    centre = np.asarray(s.image_wh, float) / 2
+
+    def pt(name: str) -> np.ndarray:  # the hold's points, camera roll removed
+        q = s.p(name)[b] - centre
+        return np.column_stack([cr * q[:, 0] - sr * q[:, 1], sr * q[:, 0] + cr * q[:, 1]]) + centre
+
     given = height_cm is not None
     h_cm = float(height_cm) if given else DEFAULT_HEIGHT_CM
     yaw = _median(m.body_yaw_deg[b])
@@ -122,8 +136,8 @@ def assess_standing(s: LandmarkSeries, m: FrameMeasures, thresholds, height_cm: 
     reasons: list[str] = []
 
     # pixels per cm from the eye-to-heel height
-    eye_y = (s.p("left_eye")[b, 1] + s.p("right_eye")[b, 1]) / 2
-    heel_y = (s.p("left_heel")[b, 1] + s.p("right_heel")[b, 1]) / 2
+    eye_y = (pt("left_eye")[:, 1] + pt("right_eye")[:, 1]) / 2
+    heel_y = (pt("left_heel")[:, 1] + pt("right_heel")[:, 1]) / 2
     ok = vis("left_eye") & vis("right_eye") & vis("left_heel") & vis("right_heel")
     eye_heel_px = _median(np.where(ok, heel_y - eye_y, np.nan))
     px_per_cm = eye_heel_px / (EYE_HEIGHT_FRACTION * h_cm) if eye_heel_px and eye_heel_px > 0 else None
@@ -133,7 +147,7 @@ def assess_standing(s: LandmarkSeries, m: FrameMeasures, thresholds, height_cm: 
         if px_per_cm is None or not frontal:
             return None
         okv = vis(a) & vis(c)
-        d = _median(np.where(okv, np.abs(s.p(a)[b, 0] - s.p(c)[b, 0]), np.nan))
+        d = _median(np.where(okv, np.abs(pt(a)[:, 0] - pt(c)[:, 0]), np.nan))
         return None if d is None else d / px_per_cm / cos_yaw
 
     knee_cm, ankle_cm = dist_cm("left_knee", "right_knee"), dist_cm("left_ankle", "right_ankle")
@@ -161,7 +175,7 @@ def assess_standing(s: LandmarkSeries, m: FrameMeasures, thresholds, height_cm: 
     turn = {}
     for side, sign in (("left", 1.0), ("right", -1.0)):
         okf = vis(f"{side}_heel") & vis(f"{side}_foot_index")
-        dx = _median(np.where(okf, s.p(f"{side}_foot_index")[b, 0] - s.p(f"{side}_heel")[b, 0], np.nan))
+        dx = _median(np.where(okf, pt(f"{side}_foot_index")[:, 0] - pt(f"{side}_heel")[:, 0], np.nan))
         if dx is None or eye_heel_px is None or not frontal:
             turn[side] = None
             continue
@@ -178,7 +192,7 @@ def assess_standing(s: LandmarkSeries, m: FrameMeasures, thresholds, height_cm: 
     if fppa["fppa_frontal_left_deg"] is None and fppa["fppa_frontal_right_deg"] is None:
         not_measured.append("static knee angle: frontal-plane FPPA not available (side view, camera not square to "
                             "the body, or the legs not visible)")
-    obl = _median(m.pelvic_obliquity_deg[b])
+    obl = _median(g.pelvic_obliquity_deg(pt("left_hip"), pt("right_hip")))
     not_measured.append(f"pelvis level: reported, not judged (± {PELVIS_UNCERTAINTY_DEG:.0f}°: MediaPipe's hip "
                         "points are not a validated pelvic measure)")
     judged = imd is not None or turn["left"] is not None or turn["right"] is not None

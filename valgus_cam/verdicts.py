@@ -213,15 +213,16 @@ def score_rep(m: FrameMeasures, rep: Rep, index: int, events: RepEvents = RepEve
         val[f"frontal_{s}"] = _at(fr, t, b, half) if use else None
     flex_v = [_at(m.knee_flexion_left_deg if s == "left" else m.knee_flexion_right_deg, t, b, half) for s in sides]
     flex = float(np.nanmean(flex_v)) if np.isfinite(flex_v).any() else float("nan")
+    frontal_view = m.view == "frontal"  # knee gap and sideways lean mean nothing in a side view
     seg = slice(rep.start_frame, rep.end_frame + 1)
     lean_rel = m.trunk_lean_deg[seg] - _baseline_value(m.trunk_lean_deg, m, rep)
     lean = float("nan")
-    if np.isfinite(lean_rel).any():
+    if frontal_view and np.isfinite(lean_rel).any():
         lean = float(lean_rel[np.nanargmax(np.abs(lean_rel))])
         if rep.stance == "right":
             lean = -lean  # + = toward the stance side
     sep = float("nan")
-    if not single:
+    if not single and frontal_view:
         ka0 = _baseline_value(m.knee_ankle_separation_ratio, m, rep)
         sep = _at(m.knee_ankle_separation_ratio, t, b, half) / ka0 if ka0 and np.isfinite(ka0) else float("nan")
 
@@ -244,6 +245,8 @@ def score_rep(m: FrameMeasures, rep: Rep, index: int, events: RepEvents = RepEve
                             "side view, or the knee not visible)")
     if np.isfinite(lean) and abs(lean) > thresholds.trunk_lean_max_deg:
         reasons.append("trunk_lean")
+    if not frontal_view:
+        not_measured.append(f"trunk lean: sideways lean needs a front view (this is a {m.view} view)")
     if single:
         not_measured.append("pelvic drop: not measured (MediaPipe's hip points do not follow the pelvis; "
                             "docs/accuracy.md)")

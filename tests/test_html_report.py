@@ -1,0 +1,303 @@
+"""The HTML report: real pipeline (lite model) on the bundled sample (single-leg, frontal) and on
+a shared side-view clip (knee angle not measurable), the batch index over both plus a failed clip,
+and the pages opened in headless Chromium (no console errors, nothing fetched from outside, the
+charts on screen). Chromium is Debian's ``chromium`` (installed by .ci/run): a missing browser
+skips locally and fails in CI."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import clip, run_cli
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "samples" / "sample_single_leg_squat.mp4"
+SIDE_CLIP = "side_squat_2reps__toshineb.mp4"
+
+
+class _Page(HTMLParser):
+    """Tags with their attributes, and the text of <style> blocks."""
+
+    def __init__(self, html: str):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.styles: list[str] = []
+        self._in_style = False
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag):
+        if tag == "style":
+            self._in_style = False
+
+    def handle_data(self, data):
+        if self._in_style:
+            self.styles.append(data)
+
+
+def assert_self_contained(html: str, base_dir: Path) -> _Page:
+    """No network address anywhere, no script, no external stylesheet or font; every image is a
+    data: URI; every link is relative and points at a file that exists."""
+    page = _Page(html)
+    assert not re.search(r"(?i)\b(https?|ftp|wss?):", html), "the page names a network address"
+    assert "//" not in "".join(v for _, a in page.tags for k, v in a.items() if k in ("src", "href") and v
+                               and not v.startswith("data:"))
+    assert not [t for t, _ in page.tags if t in ("script", "link", "iframe", "object", "embed")]
+    css = "".join(page.styles)
+    assert "@import" not in css and "@font-face" not in css
+    assert all(u.startswith("data:") for u in re.findall(r"url\(\s*['\"]?([^)'\"]+)", css))
+    for tag, attrs in page.tags:
+        if "src" in attrs:
+            assert attrs["src"].startswith("data:image/"), (tag, attrs["src"][:40])
+        if tag == "a":
+            href = attrs.get("href", "")
+            assert href and not href.startswith(("/", "file:")), href
+            assert (base_dir / href).exists(), f"link to a missing file: {href}"
+    return page
+
+
+def images(page: _Page) -> list[tuple[str, np.ndarray]]:
+    out = []
+    for tag, attrs in page.tags:
+        if tag == "img":
+            mime, b64 = re.match(r"data:(image/(?:png|jpeg));base64,(.*)", attrs["src"], re.S).groups()
+            img = cv2.imdecode(np.frombuffer(base64.b64decode(b64), np.uint8), cv2.IMREAD_COLOR)
+            assert img is not None, f"{mime} does not decode"
+            out.append((mime, img))
+    return out
+
+
+def colour_pixels(img_bgr: np.ndarray, hex_rgb: str, tol: int = 40) -> int:
+    """Pixels within ``tol`` (per channel) of an RGB hex colour."""
+    h = hex_rgb.lstrip("#")
+    bgr = np.array([int(h[4:6], 16), int(h[2:4], 16), int(h[0:2], 16)])
+    return int((np.abs(img_bgr.astype(int) - bgr).max(axis=-1) <= tol).sum())
+
+
+def section(html: str, sid: str) -> str:
+    start = html.index(f'<section id="{sid}"')
+    return html[start:html.index("</section>", start)]
+
+
+# ------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def batch_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("batch")
+
+
+@pytest.fixture(scope="module")
+def sample(batch_dir, lite_model):
+    """The real pipeline on the sample, through the API with report=True."""
+    import valgus_cam
+
+    r = valgus_cam.analyze(SAMPLE, out=batch_dir / "sample", model=lite_model, report=True)
+    return r, batch_dir / "sample" / "report.html"
+
+
+@pytest.fixture(scope="module")
+def side(batch_dir, lite_model):
+    """A side-view clip through the CLI with --report."""
+    out = batch_dir / "side"
+    res = run_cli("analyze", str(clip(SIDE_CLIP)), "--out", str(out), "--model", "lite", "--report", "--no-progress")
+    assert res.returncode == 0, res.stderr
+    assert "report.html" in res.stdout
+    return out / "report.html"
+
+
+@pytest.fixture(scope="module")
+def batch_index(batch_dir, sample, side):
+    import valgus_cam
+    from valgus_cam.html_report import summary_row, write_batch_index
+
+    side_result = valgus_cam.analyze(clip(SIDE_CLIP), landmarks=side.parent / "landmarks.csv", write=False)
+    rows = [summary_row(sample[0], clip=SAMPLE.name, report_href="sample/report.html"),
+            summary_row(side_result, clip=SIDE_CLIP, report_href="side/report.html"),
+            summary_row(None, clip="broken.mp4", status="error", error="not a readable video: broken.mp4")]
+    return write_batch_index(rows, batch_dir / "index.html", title="Test batch"), rows
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from _chromium import Chromium, find_chromium
+
+    exe = find_chromium()
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI: chromium is missing (.ci/run installs Debian's chromium package)")
+        pytest.skip("needs chromium (Debian: apt-get install chromium)")
+    with Chromium(exe) as c:
+        yield c
+
+
+# ------------------------------------------------------------------------------------------------
+def test_sample_report_content(sample):
+    from valgus_cam.verdicts import REASONS
+
+    r, path = sample
+    assert path in r.files and path.is_file()
+    html = path.read_text(encoding="utf-8")
+    page = assert_self_contained(html, path.parent)
+    doc = r.document
+    # one table row per rep, each with its verdict and its reasons in words
+    rows = re.findall(r'<tr class="(pass|fail|unmeasurable)">', section(html, "reps"))
+    assert rows == [x["verdict"] for x in doc["reps"]] and len(rows) == 3
+    for x in doc["reps"]:
+        for code in x["reasons"]:
+            assert REASONS[code][1:] in section(html, "reps")
+    # what the page must say
+    low = html.lower()
+    assert "screening aid" in low and "not a diagnosis" in low and "physiotherapist or a doctor" in low
+    assert "single-leg squat" in html and "front view" in html and "pose_landmarker_lite.task" in html
+    assert "Pelvic drop is not measured" in html and "not validated" in low
+    assert not re.search(r"pelvic drop[^<]{0,20}\d+°", low)  # never a number for pelvic drop
+    assert "Herrington" in html and "Munro" in html and "Crossley" in html  # sources of the limits
+    assert "Only the right knee could be judged" in html  # single stance leg: no left-right claim
+    # key frames: the worst and the best rep
+    kf = section(html, "key-frames")
+    assert f"Worst rep: rep {doc['summary']['worst_rep']}" in kf and "Best rep: rep" in kf
+    # linked files beside the report
+    names = {Path(a["href"]).name for t, a in page.tags if t == "a"}
+    assert {"reps.json", "frames.csv", "landmarks.csv"} <= names
+
+
+def test_sample_report_images_decode_and_show_the_data(sample):
+    _, path = sample
+    imgs = images(_Page(path.read_text(encoding="utf-8")))
+    pngs = [i for m, i in imgs if m == "image/png"]
+    jpegs = [i for m, i in imgs if m == "image/jpeg"]
+    assert len(pngs) == 4  # knee angle, left-right, trunk, pelvis (no knee-gap chart: single-leg)
+    assert len(jpegs) == 2  # worst and best rep
+    for img in pngs + jpegs:
+        assert min(img.shape[:2]) >= 150 and img.std() > 20  # not blank
+    knee = pngs[0]
+    assert colour_pixels(knee, "#CC79A7") > 300  # the right (stance) knee's line
+    assert colour_pixels(knee, "#D55E00") > 300  # the limit line and the failed reps' bands
+    for kf in jpegs:  # the overlay is drawn: the FAIL banner (every sample rep fails on trunk lean)
+        assert colour_pixels(kf, "#D55E00", tol=45) > 500
+
+
+def test_side_view_report_says_knee_angle_not_measurable(side):
+    html = side.read_text(encoding="utf-8")
+    assert_self_contained(html, side.parent)
+    assert "Knee angle (FPPA) not measurable in this clip: side view" in html
+    assert "filmed in side view" in html  # the verdicts of a side view are flagged as unreliable
+    reps = section(html, "reps")
+    n = len(re.findall(r'<tr class="(?:pass|fail|unmeasurable)">', reps))
+    assert n == 2
+    cells = re.findall(r'<tr class="\w+">\s*<td[^>]*>\d+</td>\s*<td[^>]*>[^<]*</td>\s*<td>[^<]*</td>\s*'
+                       r'<td class="num[^"]*">([^<]*)</td>\s*<td class="num[^"]*">([^<]*)</td>', reps)
+    assert len(cells) == n and all(c == ("—", "—") for c in cells)  # no knee angle is shown as a number
+    assert "the legs cannot be compared" in html
+    assert len(images(_Page(html))) >= 4
+
+
+def test_batch_index(batch_index, batch_dir):
+    path, rows = batch_index
+    html = path.read_text(encoding="utf-8")
+    page = assert_self_contained(html, batch_dir)  # also: every link resolves to a report
+    links = [a["href"] for t, a in page.tags if t == "a"]
+    assert links == ["sample/report.html", "side/report.html"]
+    body = section(html, "clips")
+    assert len(re.findall(r"<tr class=", body)) == len(rows)
+    assert "not a readable video: broken.mp4" in body and "error" in body
+    assert "not measured" in body  # pelvic drop
+    assert rows[0]["right_failed"] == 3 and rows[0]["left_passed"] is None
+    assert rows[1]["worst_fppa_left_deg"] is None and rows[1]["view"] == "sagittal"
+    (_, chart), = images(page)
+    assert colour_pixels(chart, "#D55E00") > 200  # the limit line
+
+
+def test_report_of_a_clip_with_nobody_in_it(tmp_path, lite_model):
+    import valgus_cam
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(8):
+        cv2.imwrite(str(frames / f"f{i}.png"), np.full((240, 320, 3), 90, np.uint8))
+    r = valgus_cam.analyze(frames, out=tmp_path / "out", model=lite_model, report=True)
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert_self_contained(html, tmp_path / "out")
+    assert "No squat rep was found" in html and "not measurable in this clip: nobody was found" in html
+    assert 'id="key-frames"' not in html and r.results == []
+
+
+def test_key_frames_are_the_analysed_frames():
+    """read_video_frames numbers frames as the analysis did (capture's sources)."""
+    from valgus_cam.capture import open_source
+    from valgus_cam.html_report import read_video_frames
+
+    want = {0, 107, 256}
+    got = read_video_frames(str(SAMPLE), want)
+    with open_source(SAMPLE) as src:
+        ref = {f.index: f.image_bgr.copy() for f in src if f.index in want}
+    assert got.keys() == ref.keys() == want
+    assert all(np.array_equal(got[k], ref[k]) for k in want)
+
+
+def test_person_crop_keeps_the_person_with_room_for_the_banner():
+    from valgus_cam.html_report import person_crop
+
+    xy = np.full((33, 2), np.nan)
+    xy[:, 0] = np.linspace(600, 700, 33)
+    xy[:, 1] = np.linspace(200, 600, 33)
+    x0, y0, x1, y1 = person_crop(xy, 1280, 720)
+    assert x0 <= 600 and x1 >= 700 and y0 < 200 and y1 > 600 and 0 <= y0 and y1 <= 720
+    assert (x1 - x0) >= 0.75 * (y1 - y0) - 1  # at least 3:4
+    assert person_crop(None, 640, 480) == (0, 0, 640, 480)
+
+
+def test_unwritable_report_path_is_an_output_error(sample, tmp_path):
+    from valgus_cam.errors import OutputError
+    from valgus_cam.html_report import write_clip_report
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(OutputError):
+        write_clip_report(sample[0], blocker / "report.html")
+    assert list(tmp_path.iterdir()) == [blocker]  # nothing half-written left behind
+
+
+# ------------------------------------------------------------------------------------------------
+# headless Chromium
+# ------------------------------------------------------------------------------------------------
+def test_chromium_harness_sees_errors(browser, tmp_path):
+    """The browser check can fail: a console error, an exception, a missing image and a request to
+    the network are all reported."""
+    bad = tmp_path / "bad.html"
+    bad.write_text('<!doctype html><img src="missing.png"><img src="http://127.0.0.1:9/x.png">'
+                   '<script>console.error("boom"); no_such_function();</script>', encoding="utf-8")
+    load = browser.load(bad)
+    text = "\n".join(load.errors)
+    assert "boom" in text and "exception" in text and "ERR_FILE_NOT_FOUND" in text
+    assert any(u.startswith("http://") for u in load.requests)
+
+
+@pytest.mark.parametrize("which", ["sample", "side", "index"])
+def test_report_opens_in_chromium(which, browser, sample, side, batch_index):
+    path = {"sample": sample[1], "side": side, "index": batch_index[0]}[which]
+    load = browser.load(path, width=1000)
+    assert load.errors == []
+    assert all(u.startswith(("file:", "data:")) for u in load.requests), load.requests
+    assert load.images and all(i["complete"] and i["natural_w"] > 0 for i in load.images)
+    shot = cv2.imdecode(np.frombuffer(load.screenshot_png, np.uint8), cv2.IMREAD_COLOR)
+    assert shot.shape[1] == 1000 and shot.shape[0] > (700 if which == "index" else 1500)
+    assert (shot.min(axis=-1) < 200).mean() > (0.03 if which == "index" else 0.08)  # the page is not blank
+    assert colour_pixels(shot, "#D55E00") > 300  # limit lines (and FAIL marks) on screen
+    if which == "sample":
+        assert colour_pixels(shot, "#CC79A7") > 300  # the right knee's line on screen
+        assert colour_pixels(shot, "#009E73") > 300  # the trunk-lean line on screen
+    assert load.scroll_width_px <= 1000
+    phone = browser.load(path, width=390, height=800, mobile=True, screenshot=False)
+    assert phone.errors == []
+    assert phone.scroll_width_px <= 390  # nothing wider than a phone (tables and charts scroll in their box)
