@@ -183,3 +183,11 @@ def test_cli_landing_on_the_side_view_clip(tmp_path, jumps):
     assert doc["test"] == "landing" and len(doc["reps"]) == len(JUMPS_CONTACT_FRAMES)
     assert "landing: 6 landings" in res.stdout and "UNMEASURABLE" in res.stdout
     assert "What the findings" not in res.stdout  # nothing failed: no guidance
+
+
+@pytest.mark.parametrize("name", ["front_webcam_squat_4reps_overlay__healthserv.mp4", "side_squat_2reps__toshineb.mp4"])
+def test_squats_without_a_jump_have_no_landing(name, lite_model):
+    """Squatting and standing up moves the hips as much as a jump does; the feet never leave the floor."""
+    r = analyze(clip(name), model=lite_model, test="landing", write=False)
+    assert r.analysis.landings == [] and r.document["reps"] == [] and r.document["measurable"] is False
+    assert any("no jump landing" in w for w in r.analysis.warnings)

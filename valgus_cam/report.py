@@ -85,7 +85,7 @@ def asymmetry_lines(a: ClipAnalysis) -> list[str]:
     lines = [f"knee angle by leg: left {_leg(asym.left_mean_deg, asym.left_sd_deg, asym.left_n)}, "
              f"right {_leg(asym.right_mean_deg, asym.right_sd_deg, asym.right_n)}"]
     if asym.difference_deg is not None:
-        lines.append(f"left - right knee angle: {asym.difference_deg:+.0f}° "
+        lines.append(f"left - right knee angle: {asym.difference_deg:+.1f}° "
                      f"({'a real difference: at least' if asym.exceeds_noise else 'within 2D measurement noise: under'}"
                      f" the {asym.smallest_detectable_difference_deg:.0f}° 2D video can resolve)")
     return lines
