@@ -67,7 +67,8 @@ def test_static_fppa_on_synthetic_standing_frames_is_within_the_accuracy_targets
         assert np.mean([flex(f) for f in frames]) - standing <= 5.0, name
         truth = lambda k: float(np.mean([f[k] for f in frames]))  # noqa: E731
         img += [h.fppa_left_deg - truth("fppa_l"), h.fppa_right_deg - truth("fppa_r")]
-        frontal += [h.fppa_frontal_left_deg - truth("fppa_frontal_l"), h.fppa_frontal_right_deg - truth("fppa_frontal_r")]
+        frontal += [h.fppa_frontal_left_deg - truth("fppa_frontal_l"),
+                    h.fppa_frontal_right_deg - truth("fppa_frontal_r")]
     # accuracy targets of the geometry issue: image FPPA MAE ≤ 2°, frontal-plane ≤ 3°
     # (measured: lite 1.7° / 1.7°, full 1.8° / 1.8° on these 24 legs)
     assert np.mean(np.abs(img)) <= 2.0
@@ -199,7 +200,8 @@ def test_height_sets_the_centimetres_and_the_fallback_is_stated():
 def test_foot_turn_out():
     s, m = _standing_pose(knee_cm=10.0, ankle_cm=9.0, turn_left=32.0, turn_right=8.0)
     h = assess_standing(s, m, Thresholds(), height_cm=170.0)
-    assert h.foot_turnout_left_deg == pytest.approx(32.0, abs=0.5) and h.foot_turnout_right_deg == pytest.approx(8.0, abs=0.5)
+    assert h.foot_turnout_left_deg == pytest.approx(32.0, abs=0.5)
+    assert h.foot_turnout_right_deg == pytest.approx(8.0, abs=0.5)
     assert h.reasons == ("foot_turn_out_left",)
     # 22°: over the 20° limit but within its ± 4° uncertainty
     s2, m2 = _standing_pose(knee_cm=10.0, ankle_cm=9.0, turn_left=22.0)

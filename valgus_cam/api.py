@@ -84,6 +84,8 @@ def analyze(path: str | Path, *, out: str | Path | None = None, test: str = "aut
     from .verdicts import load_thresholds
 
     spec = str(path)
+    if height_cm is not None and not 50 <= height_cm <= 260:
+        raise InputError(f"--height-cm must be a body height in cm (50-260), not {height_cm:g}")
     if thresholds is None:
         thresholds = load_thresholds(config, sex=sex)  # a bad config fails before any work
     out_dir = Path(out) if out is not None else Path("valgus-out") / input_stem(spec)

@@ -124,8 +124,6 @@ def cmd_analyze(args) -> int:
     from .api import analyze
     from .report import clip_table, guidance_text
 
-    if args.height_cm is not None and not 50 <= args.height_cm <= 260:
-        raise InputError(f"--height-cm must be a body height in cm (50-260), not {args.height_cm:g}")
     r = analyze(args.input, out=args.out, test=args.test, stance=args.stance, model=args.model, config=args.config,
                 sex=args.sex, annotate=args.annotate, report=args.report, landmarks=args.landmarks, fps=args.fps,
                 progress=not args.no_progress, height_cm=args.height_cm)

@@ -73,7 +73,8 @@ def rep_table(a: ClipAnalysis) -> str:
 def _leg(mean, sd, n) -> str:
     if mean is None:
         return "not measured"
-    return f"{mean:+.0f}°" + (f" ± {sd:.0f}° (SD, {n} reps)" if sd is not None else f" ({n} rep{'s' if n != 1 else ''})")
+    spread = f" ± {sd:.0f}° (SD, {n} reps)" if sd is not None else f" ({n} rep{'s' if n != 1 else ''})"
+    return f"{mean:+.0f}°{spread}"
 
 
 def asymmetry_lines(a: ClipAnalysis) -> list[str]:
@@ -101,7 +102,8 @@ def hold_table(a: ClipAnalysis) -> str:
     src = "given" if h.height_source == "given" else "not given: assumed, pass --height-cm for better centimetres"
     lines = [
         f"hold {h.start_s:.1f}-{h.end_s:.1f} s ({h.duration_s:.1f} s still), body height {h.height_cm:.0f} cm ({src})",
-        f"static knee angle (FPPA, + = inwards): left {_f(h.fppa_frontal_left_deg)}, right {_f(h.fppa_frontal_right_deg)}"
+        f"static knee angle (FPPA, + = inwards): left {_f(h.fppa_frontal_left_deg)}, "
+        f"right {_f(h.fppa_frontal_right_deg)}"
         f" (image: {_f(h.fppa_left_deg)}, {_f(h.fppa_right_deg)})",
         f"knee gap {cm(h.knee_gap_cm)}, ankle gap {cm(h.ankle_gap_cm)}{unc}; knees "
         + {True: "together", False: "apart", None: "not measured"}[h.knees_together]
@@ -110,8 +112,8 @@ def hold_table(a: ClipAnalysis) -> str:
         f"knee/ankle separation {('—' if h.knee_separation_ratio is None else f'{h.knee_separation_ratio:.2f}')}; "
         f"foot turn-out (+ = toes out, ± {h.foot_turnout_uncertainty_deg:.0f}°): left {_f(h.foot_turnout_left_deg)}, "
         f"right {_f(h.foot_turnout_right_deg)}, limit {a.thresholds.foot_turnout_max_deg:.0f}°",
-        f"pelvis level (+ = left hip higher): {_f(h.pelvic_obliquity_deg)} (± {h.pelvic_obliquity_uncertainty_deg:.0f}°,"
-        " not judged)",
+        f"pelvis level (+ = left hip higher): {_f(h.pelvic_obliquity_deg)} "
+        f"(± {h.pelvic_obliquity_uncertainty_deg:.0f}°, not judged)",
         f"verdict: {h.verdict.upper()}" + (f"  {'; '.join(REASONS.get(c, c) for c in h.reasons)}" if h.reasons else ""),
     ]
     lines += [f"  not measured: {x}" for x in h.not_measured]

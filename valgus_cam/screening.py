@@ -31,15 +31,11 @@ def _summary(records: list, left: list[float], right: list[float], thresholds: T
         notes.append(f"left-right difference {abs(asym.difference_deg):.0f}° is below the "
                      f"{thresholds.meaningful_difference_deg:.0f}° that 2D video can resolve: treat the knees as alike")
 
-    def badness(r):
-        v = [x for x in (left_of(r), right_of(r)) if x is not None]
+    def badness(r):  # most reasons first, then the larger knee angle (landings: at peak flexion)
+        v = [x for side in ("left", "right")
+             if (x := getattr(r, f"fppa_frontal_{side}_pf_deg", getattr(r, f"fppa_frontal_{side}_deg", None)))
+             is not None]
         return (len(r.reasons), max(v) if v else -math.inf)
-
-    def left_of(r):
-        return getattr(r, "fppa_frontal_left_pf_deg", getattr(r, "fppa_frontal_left_deg", None))
-
-    def right_of(r):
-        return getattr(r, "fppa_frontal_right_pf_deg", getattr(r, "fppa_frontal_right_deg", None))
 
     worst = max(records, key=badness).index if records else None
     return Summary(legs, asym.difference_deg, asym.exceeds_noise, worst, False, notes, asym,
