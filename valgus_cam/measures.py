@@ -72,6 +72,9 @@ class GateConfig:
     # |frontal FPPA| beyond this is not a knee position but a thigh seen end-on (deep squat, knees
     # out): refused as foreshortened. Measured valgus in single-leg squats stays under ~30°.
     max_abs_frontal_fppa_deg: float = 45.0
+    # camera roll is taken from a still standing stretch at least this long, and only if plausible
+    min_roll_baseline_s: float = 0.4
+    max_roll_deg: float = 10.0
     focal_px: float | None = None  # camera focal length; None = focal_fraction × the longer image side
     focal_fraction: float = 0.8  # ≈ a 65° horizontal field of view on a 16:9 image (laptop, phone)
     # MediaPipe's hip points → hip joint centres (geometry.hip_joint_centres); 1.0 / 0.0 = off
@@ -121,33 +124,46 @@ class FrameMeasures:
 
 def standing_baseline(s: LandmarkSeries, knee_flexion: np.ndarray, max_flexion_deg: float = 10.0,
                       min_s: float = 0.5) -> slice:
-    """The still standing frames before the first movement: from the first detected frame, the
-    longest prefix whose knee flexion stays within ``max_flexion_deg`` of its value there and
-    whose hips and ankles move < 3% of the torso length (a single-leg squat's free-foot lift ends it); at least ``min_s`` long if the clip allows.
+    """The first still standing stretch: from a detected frame, the longest run whose knee flexion
+    stays within ``max_flexion_deg`` of its value there and whose hips and ankles move < 3% of the
+    torso length (a single-leg squat's free-foot lift ends it). Runs shorter than ``min_s`` (the
+    person still walking into place) are skipped: the search goes on from where the run broke. If
+    no run lasts ``min_s`` (someone who squats at once), the longest run found.
     (Relative flexion: MediaPipe's world landmarks read a straight standing knee as 10–25°.)"""
     det = np.flatnonzero(s.detected)
     if len(det) == 0:
         return slice(0, 0)
-    start = det[0]
-    mid_hip = (s.p("left_hip") + s.p("right_hip")) / 2
-    hip_y = mid_hip[:, 1]
-    torso = np.nanmedian(g.torso_length_px(s.p("left_hip"), s.p("right_hip"), s.p("left_shoulder"), s.p("right_shoulder")))
-    end = start
-    ref = mid_hip[start]
-    flex0 = knee_flexion[start]
-    ankles_y = np.column_stack([s.p("left_ankle")[:, 1], s.p("right_ankle")[:, 1]])
-    ankles0 = ankles_y[start]
-    for i in range(start, len(hip_y)):
-        if not np.isfinite(hip_y[i]):
-            continue
-        moved = np.linalg.norm(mid_hip[i] - ref) > 0.03 * torso or np.any(np.abs(ankles_y[i] - ankles0) > 0.03 * torso)
-        if knee_flexion[i] - flex0 > max_flexion_deg or moved:  # a foot lifts, the hips move, a knee bends
-            break
-        end = i + 1
     t = s.time_s
-    if end - start < 2 or t[end - 1] - t[start] < min_s:
-        end = max(end, int(np.searchsorted(t, t[start] + min_s)))
-    return slice(start, min(end, len(t)))
+    mid_hip = (s.p("left_hip") + s.p("right_hip")) / 2
+    torso = np.nanmedian(g.torso_length_px(s.p("left_hip"), s.p("right_hip"), s.p("left_shoulder"), s.p("right_shoulder")))
+    ankles_y = np.column_stack([s.p("left_ankle")[:, 1], s.p("right_ankle")[:, 1]])
+    ok = np.isfinite(mid_hip[:, 1])
+
+    def run_from(start: int) -> int:
+        ref, flex0, ankles0 = mid_hip[start], knee_flexion[start], ankles_y[start]
+        end = start
+        for i in range(start, len(t)):
+            if not ok[i]:
+                continue
+            moved = np.linalg.norm(mid_hip[i] - ref) > 0.03 * torso or np.any(np.abs(ankles_y[i] - ankles0) > 0.03 * torso)
+            if knee_flexion[i] - flex0 > max_flexion_deg or moved:  # a foot lifts, the hips move, a knee bends
+                break
+            end = i + 1
+        return end
+
+    start = int(det[0])
+    best = slice(start, start + 1)
+    while start < len(t):
+        end = run_from(start)
+        if end - start >= 2 and t[end - 1] - t[start] >= min_s:
+            return slice(start, end)
+        if end - start > best.stop - best.start:
+            best = slice(start, end)
+        nxt = np.flatnonzero(ok[max(end, start + 1):])
+        if not len(nxt):
+            break
+        start = max(end, start + 1) + int(nxt[0])
+    return best
 
 
 def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) -> FrameMeasures:
@@ -167,7 +183,11 @@ def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) 
     view = g.classify_view(ratio)
     roll = g.camera_roll_deg(s.p("left_ankle")[base], s.p("right_ankle")[base],
                              s.p("left_shoulder")[base], s.p("right_shoulder")[base]) if has_base else 0.0
-    if not np.isfinite(roll):
+    base_s = float(t[base.stop - 1] - t[base.start]) if has_base else 0.0
+    if not np.isfinite(roll) or base_s < gates.min_roll_baseline_s or abs(roll) > gates.max_roll_deg:
+        if has_base and np.isfinite(roll) and abs(roll) > gates.max_roll_deg:
+            warnings.append(f"camera roll not corrected: the standing posture tilts {roll:+.0f}° in the image, more "
+                            f"than a camera would ({gates.max_roll_deg:.0f}°); was the person standing upright?")
         roll = 0.0
 
     # Work in an unmirrored frame: a selfie (mirrored) image puts the subject's left hip on the
