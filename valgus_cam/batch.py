@@ -690,22 +690,23 @@ def run_batch(inputs: Sequence[str | os.PathLike], out: str | os.PathLike = "val
         with lock:
             records[index[task.name]] = rec
             write_summary(out_dir, records, settings, "running")
-            bar.update(1)
             emit(_status_line(rec))
+            bar.update(1)
 
     todo = []
     for t in tasks:
         prev = previous_record(t, retry_failed) if resume else None
         if prev is not None:
             records[index[t.name]] = prev
-            bar.update(1)
             emit(_status_line(prev))
+            bar.update(1)
         else:
             todo.append(t)
     write_summary(out_dir, records, settings, "running")  # an unwritable DIR fails here (exit 5)
     todo.sort(key=lambda t: -_size(t.path))  # longest first: the last clips do not leave workers idle
 
     result = BatchResult(records, out_dir, settings, exp.unmatched)
+    started = time.time()
     restore = _sigterm_as_interrupt()
     try:
         if todo:
@@ -715,6 +716,13 @@ def run_batch(inputs: Sequence[str | os.PathLike], out: str | os.PathLike = "val
                 _dispatch_local(todo, workers or _cpu_count(), on_done)
     except KeyboardInterrupt:
         result.interrupted = True
+        for t in todo:  # clips whose worker finished them before their result reached us
+            i = index[t.name]
+            if records[i].status == "pending" and _written_since(Path(t.out_dir) / MARKER, started):
+                rec = previous_record(t)
+                if rec is not None:
+                    rec.reused = False
+                    records[i] = rec
     finally:
         restore()
         bar.close()
@@ -723,6 +731,13 @@ def run_batch(inputs: Sequence[str | os.PathLike], out: str | os.PathLike = "val
     if not result.interrupted:
         result.files += _batch_outputs(out_dir, records, settings)
     return result
+
+
+def _written_since(path: Path, t: float) -> bool:
+    try:
+        return path.stat().st_mtime >= t - 1.0  # coarse file-system clocks
+    except OSError:
+        return False
 
 
 def _size(path: str) -> int:
