@@ -352,6 +352,7 @@ def test_dask_local_cluster_gives_the_same_summary_as_the_process_pool(full_batc
         res = run_cli("batch", *inputs, "--out", str(out), "--model", "lite", "--scheduler",
                       cluster.scheduler_address, "--no-progress")
     assert res.returncode == EXIT_CLIPS_FAILED, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr  # the "1 of 3 clips failed" line only
     rows, doc = _read_summary(out)
     assert [r["name"] for r in rows] == [Path(SHORT[0]).stem, Path(SHORT[1]).stem, "notes"]
     cols = [c for c in SUMMARY_COLUMNS if c != "seconds"]

@@ -571,21 +571,28 @@ def _dispatch_local(tasks: Sequence[ClipTask], workers: int, on_done: Callable[[
             ex.shutdown(wait=True)
 
 
-def _dispatch_dask(tasks: Sequence[ClipTask], address: str,
-                   on_done: Callable[[ClipTask, ClipRecord], None]) -> None:
-    """The same score_clip on an existing Dask distributed cluster. The workers need valgus-cam
-    installed and the clips, DIR (and a --model PATH) at the same paths (a shared file system)."""
+def _connect_dask(address: str):
+    """A distributed.Client for ``address`` (a missing package or an unreachable scheduler is an
+    InputError, before any file is written)."""
     import logging
 
     try:
-        from distributed import Client, as_completed
+        from distributed import Client
     except ImportError:
         raise InputError("--scheduler needs Dask distributed: pip install 'valgus-cam[dask]'") from None
     logging.getLogger("distributed").setLevel(logging.ERROR)
     try:
-        client = Client(address, timeout="15s")
+        return Client(address, timeout="15s")
     except (OSError, TimeoutError, ValueError) as e:
         raise InputError(f"cannot connect to the Dask scheduler at {address}: {_one_line(str(e))}") from None
+
+
+def _dispatch_dask(tasks: Sequence[ClipTask], client, on_done: Callable[[ClipTask, ClipRecord], None]) -> None:
+    """The same score_clip on an existing Dask distributed cluster. The workers need valgus-cam
+    installed and the clips, DIR (and a --model PATH) at the same paths (a shared file system).
+    Dask reschedules the clip of a worker that died; one that kills several is reported failed."""
+    from distributed import as_completed
+
     futures = {}
     try:
         for t in tasks:
@@ -601,8 +608,6 @@ def _dispatch_dask(tasks: Sequence[ClipTask], address: str,
     except BaseException:
         client.cancel(list(futures), force=True)
         raise
-    finally:
-        client.close()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -663,18 +668,27 @@ def run_batch(inputs: Sequence[str | os.PathLike], out: str | os.PathLike = "val
     :func:`make_settings`' (model, test, stance, config, sex, annotate) unless ``settings`` is
     given. ``echo`` receives one status line per clip. Ctrl-C (or SIGTERM) stops the workers and
     returns with ``interrupted`` set after writing the summary."""
-    from tqdm import tqdm
-
     out_dir = Path(out)
     exp = expand_inputs(inputs, exclude=out_dir)
     if not exp.clips:
         raise InputError(f"no video files found in: {', '.join(map(str, inputs))} "
                          f"(video extensions: {' '.join(sorted(VIDEO_SUFFIXES))})")
     settings = settings or make_settings(progress=progress, **options)
+    client = _connect_dask(scheduler) if scheduler else None
+    try:
+        return _run(exp, out_dir, settings, client, workers, resume, retry_failed, progress, echo)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _run(exp: Expansion, out_dir: Path, settings: Settings, client, workers: int | None, resume: bool,
+         retry_failed: bool, progress: bool, echo: Callable[[str], None] | None) -> BatchResult:
+    from tqdm import tqdm
+
     tasks = plan(exp.clips, out_dir, settings)
     records = [ClipRecord(t.clip, t.name, "pending") for t in tasks]
     index = {t.name: i for i, t in enumerate(tasks)}
-    say = echo or (lambda _line: None)
     for spec in exp.unmatched:
         print(f"valgus-cam: warning: no video files in {spec}", file=sys.stderr)
 
@@ -683,8 +697,12 @@ def run_batch(inputs: Sequence[str | os.PathLike], out: str | os.PathLike = "val
     lock = threading.Lock()
 
     def emit(line: str) -> None:
-        if echo is not None:
-            bar.write(line, file=sys.stdout) if not bar.disable else say(line)
+        if echo is None:
+            return
+        if bar.disable:
+            echo(line)
+        else:
+            bar.write(line, file=sys.stdout)  # above the bar
 
     def on_done(task: ClipTask, rec: ClipRecord) -> None:
         with lock:
@@ -710,8 +728,8 @@ def run_batch(inputs: Sequence[str | os.PathLike], out: str | os.PathLike = "val
     restore = _sigterm_as_interrupt()
     try:
         if todo:
-            if scheduler:
-                _dispatch_dask(todo, scheduler, on_done)
+            if client is not None:
+                _dispatch_dask(todo, client, on_done)
             else:
                 _dispatch_local(todo, workers or _cpu_count(), on_done)
     except KeyboardInterrupt:
@@ -768,8 +786,6 @@ def _sigterm_as_interrupt() -> Callable[[], None]:
 
 def cli(args) -> int:
     """``valgus-cam batch``: prints a status line per clip and the totals; returns the exit code."""
-    if args.workers is not None and args.workers < 1:
-        raise InputError("--workers must be at least 1")
     res = run_batch(args.inputs, args.out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
                     retry_failed=args.retry_failed, progress=not args.no_progress, echo=print,
                     model=args.model, test=args.test, stance=args.stance, config=args.config, sex=args.sex,

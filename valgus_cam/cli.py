@@ -21,6 +21,13 @@ def _add_model_arg(p: argparse.ArgumentParser) -> None:
                         "downloaded if absent) or a .task file (default: full)")
 
 
+def _positive_int(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="valgus-cam", description="Dynamic knee valgus from a camera.")
     ap.add_argument("--version", action="version", version=f"valgus-cam {__version__}")
@@ -64,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="video files, folders (searched recursively for videos) or globs")
     ba.add_argument("--out", type=Path, default=Path("valgus-out"),
                     help="output folder: DIR/<clip>/ per clip and DIR/summary.csv (default: valgus-out)")
-    ba.add_argument("--workers", type=int, default=None, metavar="N",
+    ba.add_argument("--workers", type=_positive_int, default=None, metavar="N",
                     help="parallel worker processes on this machine (default: the number of cores)")
     ba.add_argument("--scheduler", default=None, metavar="ADDRESS",
                     help="run on this Dask distributed cluster (tcp://host:port) instead of local processes")
