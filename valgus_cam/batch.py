@@ -263,8 +263,7 @@ def output_names(paths: Sequence[Path]) -> list[str]:
             continue
         depth = max(len(absolute[i].parent.parts) for i in idxs)
         for k in range(1, depth + 1):
-            cand = [_safe("_".join([*[q for q in absolute[i].parent.parts[1:]][-k:], absolute[i].stem]))
-                    for i in idxs]
+            cand = [_safe("_".join([*absolute[i].parent.parts[1:][-k:], absolute[i].stem])) for i in idxs]
             if len({c.lower() for c in cand}) == len(cand):
                 break
         else:  # same folder and stem: the extension tells them apart
