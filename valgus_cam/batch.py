@@ -50,7 +50,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import EXIT_CLIPS_FAILED, InputError, OutputError, ValgusCamError
@@ -67,6 +67,9 @@ _RESERVED = {SUMMARY_CSV, SUMMARY_JSON, "index.html"}
 CLIP_OUTPUTS = ("landmarks.csv", "frames.csv", "reps.json", "annotated.mp4", "report.html")
 EXIT_INTERRUPTED = 130
 
+if TYPE_CHECKING:
+    from .verdicts import Thresholds
+
 
 # ----------------------------------------------------------------------------------------------
 # typed records
@@ -81,7 +84,7 @@ class Settings:
     model_sha256: str
     test: str = "auto"
     stance: str = "auto"
-    thresholds: Any = None  # valgus_cam.verdicts.Thresholds (loaded once, in the parent)
+    thresholds: "Thresholds | None" = None  # loaded once, in the parent (None: the defaults)
     annotate: bool = False
 
     def to_dict(self) -> dict:
