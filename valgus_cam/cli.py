@@ -21,6 +21,13 @@ def _add_model_arg(p: argparse.ArgumentParser) -> None:
                         "downloaded if absent) or a .task file (default: full)")
 
 
+def _positive_int(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="valgus-cam", description="Dynamic knee valgus from a camera.")
     ap.add_argument("--version", action="version", version=f"valgus-cam {__version__}")
@@ -63,6 +70,30 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--fps", type=float, default=None, help="frame rate of an image folder (default 30)")
     an.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_model_arg(an)
+
+    ba = sub.add_parser("batch", help="score many clips in parallel (process pool or Dask); summary.csv of all")
+    ba.add_argument("inputs", nargs="+", metavar="INPUT",
+                    help="video files, folders (searched recursively for videos) or globs")
+    ba.add_argument("--out", type=Path, default=Path("valgus-out"),
+                    help="output folder: DIR/<clip>/ per clip and DIR/summary.csv (default: valgus-out)")
+    ba.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                    help="parallel worker processes on this machine (default: the number of cores)")
+    ba.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="run on this Dask distributed cluster (tcp://host:port) instead of local processes")
+    ba.add_argument("--resume", action="store_true",
+                    help="skip clips whose results exist for the same clip content and settings")
+    ba.add_argument("--retry-failed", action="store_true", help="with --resume: run failed clips again")
+    ba.add_argument("--test", choices=["auto", "squat", "single-leg"], default="auto",
+                    help="the test performed (default: detected per clip)")
+    ba.add_argument("--stance", choices=["auto", "left", "right"], default="auto",
+                    help="stance leg of the single-leg squats (default: detected per rep)")
+    ba.add_argument("--annotate", action="store_true", help="also write each clip's annotated.mp4")
+    ba.add_argument("--no-report", action="store_true",
+                    help="skip the HTML pages (each clip's report.html and the batch's index.html)")
+    ba.add_argument("--config", type=Path, default=None, metavar="FILE.toml", help="pass/fail thresholds")
+    ba.add_argument("--sex", choices=["female", "male"], default=None, help="sex-specific knee-angle limit")
+    ba.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_model_arg(ba)
     return ap
 
 
@@ -151,7 +182,13 @@ def _stem(spec: str) -> str:
     return input_stem(spec)
 
 
-COMMANDS = {"models": cmd_models, "landmarks": cmd_landmarks, "analyze": cmd_analyze}
+def cmd_batch(args) -> int:
+    from .batch import cli
+
+    return cli(args)
+
+
+COMMANDS = {"models": cmd_models, "landmarks": cmd_landmarks, "analyze": cmd_analyze, "batch": cmd_batch}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,10 +7,13 @@ Exit codes (documented in README.md):
   3  input error: missing / unreadable / not a video / no frames / camera does not open
   4  model error: model missing offline, checksum mismatch, model file MediaPipe cannot load
   5  output error: cannot write the output
+  6  batch: some clips failed (each is listed with its error in DIR/summary.csv; the others are done)
   130 interrupted (Ctrl-C)
 """
 
 from __future__ import annotations
+
+EXIT_CLIPS_FAILED = 6  # valgus-cam batch: at least one clip failed, the batch went on
 
 
 class ValgusCamError(Exception):
