@@ -324,7 +324,7 @@ def test_standing_report_shows_the_hold(standing):
     assert [w.split(" (")[0].split(":")[0] for _, w in rows] == [
         "Knee angle", "Foot turn-out", "Knee gap", "Ankle gap", "Knock knees", "Pelvis level"]
     for side in ("left", "right"):  # static knee angle and foot turn-out per leg, as in reps.json
-        assert f"{side} <span class=\"\">{h[f'fppa_frontal_{side}_deg']:+.0f}°" in hold.replace("&#34;", '"')
+        assert f'{side} <span class="">{h[f"fppa_frontal_{side}_deg"]:+.0f}°' in hold
         assert f"{h[f'foot_turnout_{side}_deg']:+.0f}° ± 4°" in hold
     unc = h["gap_uncertainty_cm"]
     for gap in ("knee_gap_cm", "ankle_gap_cm"):
