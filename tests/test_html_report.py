@@ -341,6 +341,30 @@ def test_standing_report_shows_the_hold(standing):
     assert_guidance_exactly(html, doc_reasons(doc))
 
 
+def test_standing_report_of_a_failed_hold(standing):
+    """The same hold against a turn-out limit both feet exceed: the reasons with their values in the
+    glance, the faults marked in the table, the feet-turned-out guidance and no other."""
+    import valgus_cam
+    from valgus_cam.verdicts import Thresholds
+
+    path, doc = standing
+    h = doc["reps"][0]
+    limit = min(h["foot_turnout_left_deg"], h["foot_turnout_right_deg"]) - 10
+    out = path.parent.parent / "standing_strict"
+    r = valgus_cam.analyze(path.parent.parent / "stand.mp4", out=out, landmarks=path.parent / "landmarks.csv",
+                           test="standing", thresholds=Thresholds(foot_turnout_max_deg=limit), report=True)
+    assert r.analysis.hold.reasons == ("foot_turn_out_left", "foot_turn_out_right")
+    html = (out / "report.html").read_text(encoding="utf-8")
+    glance = section(html, "summary")
+    assert 'class="badge fail">' in glance
+    for side in ("left", "right"):
+        v = h[f"foot_turnout_{side}_deg"]
+        assert f"{side.capitalize()} foot turned out: {v:+.0f}° ± 4° (limit {limit:.0f}°)" in glance
+        assert f'{side} <span class="faulttext">{v:+.0f}° ± 4°' in section(html, "hold")
+    g = assert_guidance_exactly(html, list(r.analysis.hold.reasons))
+    assert "<h3>Feet turned out</h3>" in g
+
+
 def test_landing_report_lists_the_landings(landing):
     path, doc = landing
     html = path.read_text(encoding="utf-8")
