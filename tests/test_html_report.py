@@ -1,12 +1,15 @@
-"""The HTML report: real pipeline (lite model) on the bundled sample (single-leg, frontal) and on
-a shared side-view clip (knee angle not measurable), the batch index over both plus a failed clip,
-and the pages opened in headless Chromium (no console errors, nothing fetched from outside, the
-charts on screen). Chromium is Debian's ``chromium`` (installed by .ci/run): a missing browser
-skips locally and fails in CI."""
+"""The HTML report: real pipeline (lite model) on the bundled sample (single-leg, frontal), the
+landing check on the shared side-view jump clip and the same landmarks scored as a squat (knee
+angle not measurable), the standing check on the first 3 s of a shared front clip; the batch
+index over the sample and the side view plus a failed clip; guidance exactly for the failed
+criteria; and the pages opened in headless Chromium (no console errors, nothing fetched from
+outside, the charts on screen). Chromium is Debian's ``chromium`` (installed by .ci/run): a
+missing browser skips locally and fails in CI."""
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 from html.parser import HTMLParser
@@ -20,7 +23,9 @@ from conftest import clip, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "sample_single_leg_squat.mp4"
-SIDE_CLIP = "side_squat_2reps__toshineb.mp4"
+STANDING_CLIP = "front_squat_20reps_counter__rjsong.mp4"  # stands still from 1.1 s to 2.4 s
+JUMP_CLIP = "side_jump_squat_landings__sagor.mp4"  # 6 landings, side view
+SIDE_CLIP = JUMP_CLIP  # also scored as a (side-view) squat
 
 
 class _Page(HTMLParser):
@@ -90,6 +95,29 @@ def section(html: str, sid: str) -> str:
     return html[start:html.index("</section>", start)]
 
 
+def doc_reasons(doc: dict) -> list[str]:
+    """The clip's failed criteria from its reps.json (as ``ClipAnalysis.reasons``)."""
+    return list(dict.fromkeys([c for r in doc["reps"] for c in r["reasons"]] + doc["summary"]["reasons"]))
+
+
+def assert_guidance_exactly(html: str, reasons: list[str]) -> str:
+    """The "What to work on" section shows the guidance of exactly these failed criteria, with the
+    two notes, and none of the other items; with none failed, one line and no guidance."""
+    from valgus_cam.guidance import all_items, guidance_for, notes
+
+    g = section(html, "guidance")
+    shown = {i.id for i in guidance_for(reasons)}
+    for item in all_items():
+        assert (f"<h3>{item.title}</h3>" in g) == (item.id in shown), item.id
+    if shown:
+        assert "commonly associated with" in g.lower()
+        assert notes().professional in g and notes().noise in g
+    else:
+        assert len(re.findall(r"<p\b", g)) == 1 and "Commonly associated" not in g and notes().noise not in g
+    assert all(m == "not a diagnosis" for m in re.findall(r"(?i)(?:not a )?diagnos\w*", g))  # never a diagnosis
+    return g
+
+
 # ------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def batch_dir(tmp_path_factory) -> Path:
@@ -106,13 +134,46 @@ def sample(batch_dir, lite_model):
 
 
 @pytest.fixture(scope="module")
-def side(batch_dir, lite_model):
-    """A side-view clip through the CLI with --report."""
+def side(batch_dir, landing):
+    """A side-view clip scored as a squat through the CLI with --report, from the landmarks the
+    landing fixture's real MediaPipe run wrote (no second pose pass over the same clip)."""
     out = batch_dir / "side"
-    res = run_cli("analyze", str(clip(SIDE_CLIP)), "--out", str(out), "--model", "lite", "--report", "--no-progress")
+    res = run_cli("analyze", str(clip(SIDE_CLIP)), "--landmarks", str(landing[0].parent / "landmarks.csv"),
+                  "--out", str(out), "--report", "--no-progress")
     assert res.returncode == 0, res.stderr
     assert "report.html" in res.stdout
     return out / "report.html"
+
+
+@pytest.fixture(scope="module")
+def standing(batch_dir, lite_model):
+    """--test standing --report through the CLI on the first 3 s of a real front clip."""
+    src = cv2.VideoCapture(str(clip(STANDING_CLIP)))
+    fps = src.get(cv2.CAP_PROP_FPS)
+    video = batch_dir / "stand.mp4"
+    w = None
+    for _ in range(int(3 * fps)):
+        ok, f = src.read()
+        if w is None:
+            w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (f.shape[1], f.shape[0]))
+        w.write(f)
+    w.release()
+    src.release()
+    out = batch_dir / "standing"
+    res = run_cli("analyze", str(video), "--test", "standing", "--out", str(out), "--model", "lite", "--report",
+                  "--no-progress")
+    assert res.returncode == 0, res.stderr
+    return out / "report.html", json.loads((out / "reps.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def landing(batch_dir, lite_model):
+    """--test landing --report through the CLI on the side-view jump clip."""
+    out = batch_dir / "landing"
+    res = run_cli("analyze", str(clip(JUMP_CLIP)), "--test", "landing", "--out", str(out), "--model", "lite",
+                  "--report", "--no-progress")
+    assert res.returncode == 0, res.stderr
+    return out / "report.html", json.loads((out / "reps.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +181,8 @@ def batch_index(batch_dir, sample, side):
     import valgus_cam
     from valgus_cam.html_report import summary_row, write_batch_index
 
-    side_result = valgus_cam.analyze(clip(SIDE_CLIP), landmarks=side.parent / "landmarks.csv", write=False)
+    side_result = valgus_cam.analyze(clip(SIDE_CLIP), landmarks=side.parent.parent / "landing" / "landmarks.csv",
+                                     write=False)
     rows = [summary_row(sample[0], clip=SAMPLE.name, report_href="sample/report.html"),
             summary_row(side_result, clip=SIDE_CLIP, report_href="side/report.html"),
             summary_row(None, clip="broken.mp4", status="error", error="not a readable video: broken.mp4")]
@@ -194,7 +256,7 @@ def test_side_view_report_says_knee_angle_not_measurable(side):
     assert "filmed in side view" in html  # the verdicts of a side view are flagged as unreliable
     reps = section(html, "reps")
     n = len(re.findall(r'<tr class="(?:pass|fail|unmeasurable)">', reps))
-    assert n == 2
+    assert n >= 2 and n == len(json.loads((side.parent / "reps.json").read_text())["reps"])
     cells = re.findall(r'<tr class="\w+">\s*<td[^>]*>\d+</td>\s*<td[^>]*>[^<]*</td>\s*<td>[^<]*</td>\s*'
                        r'<td class="num[^"]*">([^<]*)</td>\s*<td class="num[^"]*">([^<]*)</td>', reps)
     assert len(cells) == n and all(c == ("—", "—") for c in cells)  # no knee angle is shown as a number
@@ -218,18 +280,150 @@ def test_batch_index(batch_index, batch_dir):
     assert colour_pixels(chart, "#D55E00") > 200  # the limit line
 
 
-def test_report_of_a_clip_with_nobody_in_it(tmp_path, lite_model):
+def test_guidance_is_shown_exactly_for_the_failed_criteria(sample):
+    from dataclasses import replace
+
+    from valgus_cam.html_report import render_clip_report
+
+    r, path = sample
+    html = path.read_text(encoding="utf-8")
+    assert r.analysis.reasons  # the sample's reps fail (trunk lean)
+    g = assert_guidance_exactly(html, r.analysis.reasons)
+    assert "Seen here: trunk leaned sideways (3 of 3 reps)" in g
+    # right after the result at a glance, before the details
+    assert html.index('id="summary"') < html.index('id="guidance"') < html.index('id="explain"')
+    # other failed criteria (a rep's lost balance, a session's left-right difference) bring up
+    # exactly their guidance too
+    a = r.analysis
+    results = [replace(a.results[0], reasons=a.results[0].reasons + ("balance_lost",)), *a.results[1:]]
+    a2 = replace(a, results=results, summary=replace(a.summary, reasons=("knee_asymmetry",)))
+    html2 = render_clip_report(replace(r, analysis=a2))
+    g2 = assert_guidance_exactly(html2, a2.reasons)
+    assert "free foot touched down (balance lost) (1 of 3 reps)" in g2 and "(over the whole clip)" in g2
+    # nothing failed: one line, no guidance
+    clean = [replace(x, reasons=(), verdict="pass") for x in a.results]
+    a3 = replace(a, results=clean, summary=replace(a.summary, reasons=()))
+    assert a3.reasons == []
+    g3 = assert_guidance_exactly(render_clip_report(replace(r, analysis=a3)), [])
+    assert "Nothing failed in this clip" in g3
+
+
+def test_standing_report_shows_the_hold(standing):
+    path, doc = standing
+    html = path.read_text(encoding="utf-8")
+    page = assert_self_contained(html, path.parent)
+    assert "Standing alignment report" in html and doc["test"] == "standing"
+    (h,) = doc["reps"]
+    assert h["kind"] == "hold"
+    glance = section(html, "summary")
+    word = {"pass": "PASS", "fail": "FAIL", "unmeasurable": "NOT MEASURABLE"}[h["verdict"]]
+    assert f'class="badge {h["verdict"]}">' in glance and word in glance
+    assert f"from {h['start_s']:.1f} s to {h['end_s']:.1f} s" in glance
+    hold = section(html, "hold")
+    rows = re.findall(r'<tr class="(\w+)">\s*<td>([^<]+)</td>', hold)
+    assert [w.split(" (")[0].split(":")[0] for _, w in rows] == [
+        "Knee angle", "Foot turn-out", "Knee gap", "Ankle gap", "Knock knees", "Pelvis level"]
+    for side in ("left", "right"):  # static knee angle and foot turn-out per leg, as in reps.json
+        assert f'{side} <span class="">{h[f"fppa_frontal_{side}_deg"]:+.0f}°' in hold
+        assert f"{h[f'foot_turnout_{side}_deg']:+.0f}° ± 4°" in hold
+    unc = h["gap_uncertainty_cm"]
+    for gap in ("knee_gap_cm", "ankle_gap_cm"):
+        assert f"{h[gap]:.1f} cm ± {unc:.1f} cm" in hold
+    assert h["knees_together"] is False and "not measured (knees apart)" in hold  # feet apart: IMD refused
+    assert f"{h['pelvic_obliquity_deg']:+.0f}° ± 10°" in hold and "not validated" in hold
+    assert "168 cm was assumed" in hold and "--height-cm" in hold  # the height fallback, stated
+    # the hold's key frame and no chart that assumes reps
+    assert [m for m, _ in images(page)] == ["image/jpeg"]
+    assert "Standing still" in section(html, "hold")
+    for sid in ("reps", "knee-chart", "knee-gap", "trunk", "pelvis", "key-frames"):
+        assert f'<section id="{sid}"' not in html
+    assert "(knock knees)" in section(html, "limits") and "Shohat" in html and "Staheli" in html
+    assert_guidance_exactly(html, doc_reasons(doc))
+
+
+def test_standing_report_of_a_failed_hold(standing):
+    """The same hold against a turn-out limit both feet exceed: the reasons with their values in the
+    glance, the faults marked in the table, the feet-turned-out guidance and no other."""
+    import valgus_cam
+    from valgus_cam.verdicts import Thresholds
+
+    path, doc = standing
+    h = doc["reps"][0]
+    limit = min(h["foot_turnout_left_deg"], h["foot_turnout_right_deg"]) - 10
+    out = path.parent.parent / "standing_strict"
+    r = valgus_cam.analyze(path.parent.parent / "stand.mp4", out=out, landmarks=path.parent / "landmarks.csv",
+                           test="standing", thresholds=Thresholds(foot_turnout_max_deg=limit), report=True)
+    assert r.analysis.hold.reasons == ("foot_turn_out_left", "foot_turn_out_right")
+    html = (out / "report.html").read_text(encoding="utf-8")
+    glance = section(html, "summary")
+    assert 'class="badge fail">' in glance
+    for side in ("left", "right"):
+        v = h[f"foot_turnout_{side}_deg"]
+        assert f"{side.capitalize()} foot turned out: {v:+.0f}° ± 4° (limit {limit:.0f}°)" in glance
+        assert f'{side} <span class="faulttext">{v:+.0f}° ± 4°' in section(html, "hold")
+    g = assert_guidance_exactly(html, list(r.analysis.hold.reasons))
+    assert "<h3>Feet turned out</h3>" in g
+
+
+def test_landing_report_lists_the_landings(landing):
+    path, doc = landing
+    html = path.read_text(encoding="utf-8")
+    page = assert_self_contained(html, path.parent)
+    assert "Landing check report" in html
+    recs = doc["reps"]
+    assert len(recs) == 6 and all(r["kind"] == "landing" and r["verdict"] == "unmeasurable" for r in recs)
+    assert "6 landings of a jump" in section(html, "summary") and "No landing could be judged: side view" in html
+    table = section(html, "landings")
+    rows = re.findall(r'<tr class="(\w+)">(.*?)</tr>', table, re.S)
+    assert [v for v, _ in rows] == ["unmeasurable"] * 6
+    for (_, row), r in zip(rows, recs):
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        assert cells[:3] == [str(r["index"]), f"{r['contact_s']:.2f} s", f"{r['peak_flexion_s']:.2f} s"]
+        assert cells[3:6] == ["— → —"] * 3  # no knee angle or knee gap from a side view
+        assert "Not measurable: side view" in cells[6]
+    assert "Knee angle (FPPA) not measurable in this clip: side view" in section(html, "knee-chart")
+    worst = doc["summary"]["worst_rep"]
+    kf = section(html, "key-frames")
+    assert f"Landing {worst} at its deepest point, {recs[worst - 1]['peak_flexion_s']:.2f} s" in kf
+    assert [m for m, _ in images(page)] == ["image/png", "image/jpeg"]  # knee-angle chart, key frame
+    assert "landings judged" in section(html, "left-right") and "the legs cannot be compared" in html
+    for sid in ("reps", "trunk", "pelvis", "hold"):
+        assert f'<section id="{sid}"' not in html
+    assert "Herrington &amp; Munro 2010" in section(html, "limits")
+    g = assert_guidance_exactly(html, doc_reasons(doc))
+    assert "Nothing could be judged" in g
+
+
+@pytest.fixture(scope="module")
+def nobody(tmp_path_factory, lite_model):
+    """8 grey frames: a clip with nobody in it, and its squat analysis."""
     import valgus_cam
 
-    frames = tmp_path / "frames"
+    d = tmp_path_factory.mktemp("nobody")
+    frames = d / "frames"
     frames.mkdir()
     for i in range(8):
         cv2.imwrite(str(frames / f"f{i}.png"), np.full((240, 320, 3), 90, np.uint8))
-    r = valgus_cam.analyze(frames, out=tmp_path / "out", model=lite_model, report=True)
-    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
-    assert_self_contained(html, tmp_path / "out")
-    assert "No squat rep was found" in html and "not measurable in this clip: nobody was found" in html
-    assert 'id="key-frames"' not in html and r.results == []
+    return frames, valgus_cam.analyze(frames, out=d / "auto", model=lite_model, report=True)
+
+
+@pytest.mark.parametrize("test, says", [
+    ("auto", ["No squat rep was found in this clip", "not measurable in this clip: nobody was found"]),
+    ("standing", ["No still standing was found in this clip"]),
+    ("landing", ["No jump landing was found in this clip", "not measurable in this clip: nobody was found"])])
+def test_report_of_a_clip_with_nobody_in_it(nobody, test, says, lite_model):
+    import valgus_cam
+
+    frames, r = nobody
+    out = frames.parent / test
+    if test != "auto":
+        r = valgus_cam.analyze(frames, out=out, model=lite_model, test=test, report=True)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert_self_contained(html, out)
+    assert all(x in html for x in says), test
+    assert 'id="key-frames"' not in html and r.analysis.records == []
+    assert "nothing to work on" in assert_guidance_exactly(html, [])
+    assert "nobody was found in the video" in section(html, "summary")
 
 
 def test_key_frames_are_the_analysed_frames():
@@ -283,20 +477,26 @@ def test_chromium_harness_sees_errors(browser, tmp_path):
     assert any(u.startswith("http://") for u in load.requests)
 
 
-@pytest.mark.parametrize("which", ["sample", "side", "index"])
-def test_report_opens_in_chromium(which, browser, sample, side, batch_index):
-    path = {"sample": sample[1], "side": side, "index": batch_index[0]}[which]
+# colours each page must show on screen: limit lines and FAIL marks (vermillion), the right knee's
+# line, the trunk-lean line; the standing page's knee arcs within no limit (sky blue)
+ON_SCREEN = {"sample": ("#D55E00", "#CC79A7", "#009E73"), "side": ("#D55E00",), "index": ("#D55E00",),
+             "standing": ("#56B4E9",), "landing": ("#D55E00",)}
+
+
+@pytest.mark.parametrize("which", list(ON_SCREEN))
+def test_report_opens_in_chromium(which, browser, sample, side, batch_index, standing, landing):
+    path = {"sample": sample[1], "side": side, "index": batch_index[0], "standing": standing[0],
+            "landing": landing[0]}[which]
     load = browser.load(path, width=1000)
     assert load.errors == []
     assert all(u.startswith(("file:", "data:")) for u in load.requests), load.requests
     assert load.images and all(i["complete"] and i["natural_w"] > 0 for i in load.images)
     shot = cv2.imdecode(np.frombuffer(load.screenshot_png, np.uint8), cv2.IMREAD_COLOR)
     assert shot.shape[1] == 1000 and shot.shape[0] > (700 if which == "index" else 1500)
-    assert (shot.min(axis=-1) < 200).mean() > (0.03 if which == "index" else 0.08)  # the page is not blank
-    assert colour_pixels(shot, "#D55E00") > 300  # limit lines (and FAIL marks) on screen
-    if which == "sample":
-        assert colour_pixels(shot, "#CC79A7") > 300  # the right knee's line on screen
-        assert colour_pixels(shot, "#009E73") > 300  # the trunk-lean line on screen
+    ink = {"index": 0.03, "standing": 0.05}.get(which, 0.08)  # the standing page: text and one picture
+    assert (shot.min(axis=-1) < 200).mean() > ink  # the page is not blank
+    for colour in ON_SCREEN[which]:
+        assert colour_pixels(shot, colour) > 300, colour
     assert load.scroll_width_px <= 1000
     phone = browser.load(path, width=390, height=800, mobile=True, screenshot=False)
     assert phone.errors == []

@@ -10,6 +10,11 @@ Entry points::
     summary_row(result: AnalyzeResult | None, ...) -> dict       # one row of the batch index
     write_batch_index(rows: list[dict], path, title=...) -> Path  # the batch's index.html
 
+Each test has its page (templates ``clip_report`` for the squats, ``standing_report``,
+``landing_report``, sharing ``_base``): the squat's reps, the standing check's hold, the landing
+check's landings. Every page says what to work on for exactly the criteria that failed
+(``guidance``) and compares left and right from ``summary.asymmetry``.
+
 A measure that cannot be trusted is shown as such, with the reason, never as a number: the knee
 angle of a side view, pelvic drop (not measured; the pelvic obliquity chart is labelled not
 validated).
@@ -35,7 +40,7 @@ from .verdicts import REASONS, RepResult, Thresholds
 if TYPE_CHECKING:
     from .api import AnalyzeResult
 
-DISCLAIMER = ("It measures from video how the knees and the trunk move during a squat, within the measurement "
+DISCLAIMER = ("It measures from video how the legs and the trunk line up and move, within the measurement "
               "limits each clip's report states. It cannot tell whether "
               "anything is injured or why a knee moves the way it does. If you have pain, swelling or a knee "
               "that gives way, or are unsure what the results mean, see a physiotherapist or a doctor.")
@@ -58,19 +63,29 @@ REFERENCES = [
     "in young athletes. Am J Sports Med 33(5):718–727.",
     "Crossley KM, Zhang WJ, Schache AG, Bryant A, Cowan SM (2011). Performance on the single-leg squat task "
     "indicates hip abductor muscle function. Am J Sports Med 39(4):866–873.",
+    "Heath CH, Staheli LT (1993). Normal limits of knee angle in white children — genu varum and genu valgum. "
+    "J Pediatr Orthop 13(2):259–262.",
     "Herrington L (2014). Knee valgus angle during single leg squat and landing in patellofemoral pain patients "
     "and controls. The Knee 21(2):514–517.",
     "Herrington L, Munro A (2010). Drop jump landing knee valgus angle; normative data in a physically active "
     "population. Phys Ther Sport 11(2):56–59.",
     "Munro A, Herrington L, Carolan M (2012). Reliability of 2-dimensional video assessment of frontal-plane "
     "dynamic knee valgus during common athletic screening tasks. J Sport Rehabil 21(1):7–11.",
+    "Noyes FR, Barber-Westin SD, Fleckenstein C, Walsh C, West J (2005). The drop-jump screening test: difference "
+    "in lower limb control by gender and effect of neuromuscular training in female athletes. Am J Sports Med "
+    "33(2):197–207.",
+    "Shohat N, Machluf Y, Farkash R, Finestone AS, Chaiter Y (2018). Clinical knee alignment among adolescents and "
+    "association with body mass index: a large prevalence study. Isr Med Assoc J 20(2):75–79.",
+    "Staheli LT, Corbett M, Wyss C, King H (1985). Lower-extremity rotational problems in children. Normal values "
+    "to guide management. J Bone Joint Surg Am 67(1):39–47.",
     "Willson JD, Davis IS (2008). Utility of the frontal plane projection angle in females with patellofemoral "
     "pain. J Orthop Sports Phys Ther 38(10):606–615.",
 ]
 
 FILE_WHAT = {"reps.json": "the numbers and verdict of each rep", "frames.csv": "the measures of every frame",
              "landmarks.csv": "the pose landmarks of every frame", "annotated.mp4": "the video with the drawing"}
-TEST_NAMES = {"single_leg_squat": "single-leg squat", "double_leg_squat": "double-leg squat"}
+TEST_NAMES = {"single_leg_squat": "single-leg squat", "double_leg_squat": "double-leg squat",
+              "standing": "standing alignment", "landing": "jump landing"}
 VIEW_NAMES = {"frontal": "front view", "sagittal": "side view", "oblique": "angled view"}
 STANCE_NAMES = {"left": "left leg", "right": "right leg", "both": "both legs"}
 VERDICT_WORDS = {"pass": ("✓", "PASS"), "fail": ("✗", "FAIL"), "unmeasurable": ("?", "NOT MEASURABLE")}
@@ -100,7 +115,7 @@ def data_uri(data: bytes, mime: str) -> str:
 # ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class KeyFrame:
-    role: str  # "worst" | "best" | "only"
+    role: str  # "worst" | "best" | "only" | "hold" | "landing"
     rep: int
     caption: str
     badge: str  # "✗ FAIL"
@@ -159,16 +174,16 @@ def _fit(img: np.ndarray, max_w: int, max_h: int) -> np.ndarray:
     return cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
 
 
-def person_crop(xy_px: np.ndarray | None, w: int, h: int) -> tuple[int, int, int, int]:
+def person_crop(xy_px: np.ndarray | None, w: int, h: int, top_room: float = 0.45) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1): the frame cropped to the person, with room above the head for the
-    verdict banner and below the feet for the legend, at least 3:4 (portrait). The whole frame
-    when nobody is found or the person fills it anyway."""
+    verdict banner (``top_room`` body heights) and below the feet for the legend, at least 3:4
+    (portrait). The whole frame when nobody is found or the person fills it anyway."""
     pts = None if xy_px is None else xy_px[np.isfinite(xy_px).all(axis=1)]
     if pts is None or len(pts) < 5:
         return 0, 0, w, h
     (px0, py0), (px1, py1) = pts.min(axis=0), pts.max(axis=0)
     body_h = max(py1 - py0, 1.0)
-    top, bottom = py0 - 0.45 * body_h, py1 + 0.22 * body_h
+    top, bottom = py0 - top_room * body_h, py1 + 0.22 * body_h
     width = max(1.6 * (px1 - px0), 0.75 * (bottom - top))
     cx = (px0 + px1) / 2
 
@@ -215,53 +230,101 @@ def pick_worst_best(results: list[RepResult], worst_index: int | None) -> tuple[
     return worst, min(others, key=goodness)
 
 
+def overlay_images(result: "AnalyzeResult", adjust: dict, *, max_w: int = 640, max_h: int = 720,
+                   style=None, top_room: float = 0.45) -> tuple[dict[int, str | None], str | None]:
+    """JPEG data URIs of analysed frames with the annotated video's drawing, cropped to the person.
+    ``adjust``: {position in the analysis: function OverlayFrame → OverlayFrame to draw}. Returns
+    the URIs (None: the frame could not be decoded) and a note when some could not be made.
+    ``top_room``: space above the head in the crop, for a banner (:func:`person_crop`)."""
+    from .annotate import Style, draw_overlay
+    from .overlay import overlay_frames
+
+    a = result.analysis
+    positions = set(adjust)
+    overlays = {k: ov for k, ov in enumerate(overlay_frames(a, result.series)) if k in positions}
+    video_index = {p: int(result.frame_index[p]) for p in positions}
+    note = None
+    try:
+        images = read_video_frames(result.video, set(video_index.values()))
+    except ValgusCamError as e:
+        images, note = {}, f"the video could not be read again for the key frames ({e})"
+    uris: dict[int, str | None] = {}
+    for p, fn in adjust.items():
+        img = images.get(video_index[p])
+        if img is None:
+            uris[p] = None
+            note = note or "a key frame could not be decoded from the video"
+            continue
+        ov = overlays[p]
+        x0, y0, x1, y1 = person_crop(ov.xy_px, img.shape[1], img.shape[0], top_room)
+        ov = fn(replace(ov, xy_px=None if ov.xy_px is None else ov.xy_px - (x0, y0)))
+        crop = np.ascontiguousarray(img[y0:y1, x0:x1])
+        uris[p] = jpeg_uri(_fit(draw_overlay(crop, ov, style=style or Style()), max_w, max_h))
+    return uris, note
+
+
 def key_frames(result: "AnalyzeResult", max_w: int = 640, max_h: int = 720) -> tuple[list[KeyFrame], str | None]:
     """Bottom frames of the worst and the best rep with the annotated video's overlay (and the
     rep's own PASS / FAIL banner). Returns the frames and a note when they could not be made."""
-    from .annotate import draw_overlay
-    from .overlay import overlay_frames, rep_verdict
+    from .overlay import rep_verdict
 
     a = result.analysis
     worst, best = pick_worst_best(a.results, a.summary.worst_rep)
     if worst is None:
         return [], None
     reps = [("worst" if best is not None else "only", worst)] + ([("best", best)] if best is not None else [])
-    positions = {r.bottom_frame for _, r in reps}
-    overlays = {k: ov for k, ov in enumerate(overlay_frames(a, result.series)) if k in positions}
-    video_index = {r.bottom_frame: int(result.frame_index[r.bottom_frame]) for _, r in reps}
-    note = None
-    try:
-        images = read_video_frames(result.video, set(video_index.values()))
-    except ValgusCamError as e:
-        images, note = {}, f"the video could not be read again for the key frames ({e})"
+    uris, note = overlay_images(
+        result, {r.bottom_frame: (lambda ov, r=r: replace(ov, verdict=rep_verdict(r, a))) for _, r in reps},
+        max_w=max_w, max_h=max_h)
     frames = []
     for role, r in reps:
-        img = images.get(video_index[r.bottom_frame])
-        uri = None
-        if img is not None:
-            ov = overlays[r.bottom_frame]
-            x0, y0, x1, y1 = person_crop(ov.xy_px, img.shape[1], img.shape[0])
-            xy = None if ov.xy_px is None else ov.xy_px - (x0, y0)
-            ov = replace(ov, xy_px=xy, verdict=rep_verdict(r, a))
-            uri = jpeg_uri(_fit(draw_overlay(np.ascontiguousarray(img[y0:y1, x0:x1]), ov), max_w, max_h))
-        elif note is None:
-            note = "a key frame could not be decoded from the video"
         icon, word = VERDICT_WORDS.get(r.verdict, ("?", r.verdict.upper()))
         what = {"worst": "Worst rep", "best": "Best rep", "only": "The only rep"}[role]
         caption = f"{what}: rep {r.index} ({STANCE_NAMES.get(r.stance, r.stance)}), deepest point at {r.bottom_s:.1f} s"
-        frames.append(KeyFrame(role, r.index, caption, f"{icon} {word}", uri, r.verdict))
+        frames.append(KeyFrame(role, r.index, caption, f"{icon} {word}", uris[r.bottom_frame], r.verdict))
     return frames, note
+
+
+def _still_frame(result: "AnalyzeResult", position: int, role: str, index: int, caption: str, verdict: str,
+                 limit_deg: float, max_w: int) -> tuple[KeyFrame, str | None]:
+    """One frame of the standing or landing check with the skeleton and the knee angles drawn,
+    without the squat's rep counter, rep banner and trunk lean (not judged in these checks; the
+    caption carries the verdict)."""
+    from .annotate import Style
+
+    view = result.measures.view
+    note = None if view == "frontal" else f"{VIEW_NAMES.get(view, view)}: knee angles need a camera in front"
+
+    def adjust(ov):
+        return replace(ov, verdict=None, fppa_threshold_deg=limit_deg, trunk_lean_threshold_deg=math.nan,
+                       note=note or ov.note)
+
+    uris, msg = overlay_images(result, {position: adjust}, max_w=max_w, style=Style(show_hud=False, show_trunk=False),
+                               top_room=0.15)
+    icon, word = VERDICT_WORDS.get(verdict, ("?", verdict.upper()))
+    return KeyFrame(role, index, caption, f"{icon} {word}", uris[position], verdict), msg
 
 
 # ------------------------------------------------------------------------------------------------
 # the page's content
 # ------------------------------------------------------------------------------------------------
-def reason_lines(r: RepResult, th: Thresholds) -> list[str]:
-    """Each failed criterion in plain words with its value and limit."""
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def plain_view(text: str) -> str:
+    """A not-measured note in plain words: "sagittal view" → "side view"."""
+    for name, words in VIEW_NAMES.items():
+        text = text.replace(f"{name} view", words)
+    return text
+
+
+def reason_lines(r, th: Thresholds) -> list[str]:
+    """Each failed criterion of a record (rep, hold or landing) in plain words with its value and
+    limit."""
     out = []
     for code in r.reasons:
-        text = REASONS.get(code, code.replace("_", " "))
-        text = text[:1].upper() + text[1:]
+        text = _cap(REASONS.get(code, code.replace("_", " ")))
         if code in ("knee_valgus_left", "knee_valgus_right"):
             v = r.fppa_frontal_left_deg if code.endswith("left") else r.fppa_frontal_right_deg
             text += f": {_deg(v)} (limit {th.knee_limit_deg:.0f}°)"
@@ -270,8 +333,20 @@ def reason_lines(r: RepResult, th: Thresholds) -> list[str]:
                      f"(limit {th.knee_separation_min_ratio:.2f} ×)")
         elif code == "trunk_lean" and r.trunk_lean_deg is not None:
             text += f": {abs(r.trunk_lean_deg):.0f}° (limit {th.trunk_lean_max_deg:.0f}°)"
+        elif code in ("landing_valgus_left", "landing_valgus_right"):
+            v = getattr(r, f"fppa_frontal_{code.rsplit('_', 1)[1]}_pf_deg")
+            text += f": {_deg(v)} at the deepest point (limit {th.landing_limit_deg:.0f}°)"
+        elif code == "landing_knees_caving" and r.knee_separation_change is not None:
+            text += (f": knee gap at the deepest point {r.knee_separation_change:.2f} × the gap at contact "
+                     f"(limit {th.landing_knee_separation_min_ratio:.2f} ×)")
+        elif code == "knock_knees" and r.intermalleolar_distance_cm is not None:
+            text += (f": {r.intermalleolar_distance_cm:.1f} ± {r.gap_uncertainty_cm:.1f} cm "
+                     f"(limit {th.knock_knee_imd_min_cm:.0f} cm)")
+        elif code in ("foot_turn_out_left", "foot_turn_out_right"):
+            v = getattr(r, f"foot_turnout_{code.rsplit('_', 1)[1]}_deg")
+            text += f": {_deg(v)} ± {r.foot_turnout_uncertainty_deg:.0f}° (limit {th.foot_turnout_max_deg:.0f}°)"
         out.append(text)
-    if r.verdict == "unmeasurable":
+    if r.verdict == "unmeasurable" and getattr(r, "kind", "rep") == "rep":
         out.append("Knee angle could not be measured (see below)")
     return out
 
@@ -293,45 +368,171 @@ def fppa_unmeasurable_reason(result: "AnalyzeResult") -> str | None:
     return "the legs were too small in the picture, foreshortened or not visible"
 
 
-def _knee_stats(results: list[RepResult], side: str) -> dict:
-    from .plots import knee_values
-
-    vals = [v for _, v in knee_values(results, side)]
-    return {"side": side, "n": len(vals), "mean": _deg(float(np.mean(vals))) if vals else "—",
-            "max": _deg(max(vals)) if vals else "—",
-            "mean_deg": float(np.mean(vals)) if vals else None}
+def page_kind(test: str) -> str:
+    """"standing" | "landing" | "squat" (double- and single-leg): which page layout a test gets."""
+    return test if test in ("standing", "landing") else "squat"
 
 
-def clip_context(result: "AnalyzeResult", *, key_frame_width_px: int = 640, generated: str | None = None,
-                 report_dir: Path | None = None) -> dict:
-    """Everything the clip template shows, as plain values (strings formatted here)."""
+UNITS = {"squat": "rep", "standing": "hold", "landing": "landing"}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def guidance_context(a) -> dict:
+    """The "What to work on" section: guidance exactly for the clip's failed criteria
+    (``ClipAnalysis.reasons``, ``guidance.guidance_document``), each with where it was seen;
+    with none failed, one line that says so."""
+    from .guidance import guidance_document
+
+    doc = guidance_document(a.reasons)
+    recs = a.records
+    unit = UNITS[page_kind(a.test)]
+    items = []
+    for it in doc["items"]:
+        seen = []
+        for code in it["codes"]:
+            words = REASONS.get(code, code.replace("_", " "))
+            if code in a.summary.reasons:
+                seen.append(f"{words} (over the whole clip)")
+            elif len(recs) > 1:
+                seen.append(f"{words} ({sum(code in r.reasons for r in recs)} of {len(recs)} {unit}s)")
+            else:
+                seen.append(words)
+        items.append({"title": it["title"], "finding": it["finding"], "seen": seen,
+                      "associated_with": it["commonly_associated_with"], "exercises": it["exercise_families"]})
+    if items:
+        none = None
+    elif not recs:
+        what = {"rep": "squat rep", "hold": "still standing", "landing": "jump landing"}[unit]
+        none = f"No {what} was found in this clip, so there is nothing to work on from it."
+    elif all(r.verdict == "unmeasurable" for r in recs):
+        none = "Nothing could be judged in this clip (see above), so there is nothing to work on from it."
+    else:
+        none = "Nothing failed in this clip: every check that could be judged was within its limit."
+    return {"findings": items, "notes": doc["notes"], "none": none}
+
+
+def left_right_context(result: "AnalyzeResult", unmeasurable: str | None) -> dict:
+    """The left–right section from ``summary.asymmetry`` (mean ± SD per leg, the count, the
+    difference against the 8° 2D video can resolve)."""
     from . import plots
 
-    a, m, doc = result.analysis, result.measures, result.document
-    th = a.thresholds
-    limit = th.knee_limit_deg
-    video = Path(result.video)
-    t = m.time_s
-    duration = float(t[-1] - t[0]) if len(t) > 1 else 0.0
-    try:
-        file_date = _dt.datetime.fromtimestamp(video.stat().st_mtime).astimezone().strftime("%Y-%m-%d %H:%M")
-    except OSError:
-        file_date = None
-    meta = [("clip", video.name), ("report made", generated or _now()), ("video file date", file_date or "—"),
-            ("test", TEST_NAMES.get(a.test, a.test)), ("camera view", VIEW_NAMES.get(m.view, m.view)),
-            ("body yaw", _deg(doc["body_yaw_deg"], "{:+.0f}° (camera angle from the body's front)", "unknown")),
-            ("camera roll", _deg(doc["camera_roll_deg"], "{:+.1f}°")),
-            ("length", f"{duration:.1f} s, {len(result.frame_index)} frames"
-                       + (f" at {result.fps:.1f} frames/s" if result.fps and math.isfinite(result.fps) else "")),
-            ("person found in", f"{int(m.detected.sum())} of {len(m.detected)} frames"),
-            ("pose model", result.model_name), ("valgus-cam", __version__)]
+    a = result.analysis
+    kind = page_kind(a.test)
+    unit = UNITS[kind]
+    asym = a.summary.asymmetry
+    rows = []
+    for side in ("left", "right"):
+        mean = getattr(asym, f"{side}_mean_deg") if asym else None
+        sd = getattr(asym, f"{side}_sd_deg") if asym else None
+        n = getattr(asym, f"{side}_n") if asym else 0
+        vals = [v for _, v in plots.record_knee_values(a, side)]
+        rows.append({"side": side, "n": n, "mean": _deg(mean) + (f" ± {sd:.0f}°" if sd is not None else "")
+                     if mean is not None else "—", "max": _deg(max(vals)) if vals else "—"})
+    sdd = asym.smallest_detectable_difference_deg if asym else a.thresholds.meaningful_difference_deg
+    d = asym.difference_deg if asym else None
+    if d is not None:
+        if abs(d) < 0.05:
+            text = "On average the two knees had the same angle (left − right = 0.0°). "
+        else:
+            more, other = ("left", "right") if d > 0 else ("right", "left")
+            text = (f"On average the {more} knee went {abs(d):.1f}° further inwards than the {other} "
+                    f"(left − right = {d:+.1f}°). ")
+        text += (f"That is at least the {sdd:.0f}° that 2D video can resolve: a real difference between the legs."
+                 if asym.exceeds_noise else
+                 f"That is less than the {sdd:.0f}° that 2D video can resolve: treat the two knees as alike.")
+    elif not a.records:
+        text = f"No {unit} was found, so the legs cannot be compared."
+    elif unmeasurable:
+        text = f"The knee angle could not be measured ({unmeasurable}), so the legs cannot be compared."
+    else:
+        tested = [r["side"] for r in rows if r["n"]]
+        text = (f"Only the {tested[0]} knee could be judged in this clip (the other leg was not tested or not "
+                "measurable), so the legs cannot be compared: film the other leg too." if tested else
+                f"The knee angle was not judged in any {unit}, so the legs cannot be compared.")
+    chart = plots.left_right_chart(a)
+    return {"knees": rows, "lr_text": text, "lr_unit": unit, "lr_chart": _chart_ctx(chart) if chart else None,
+            "lr_where": "at the deepest point of each landing" if kind == "landing" else "at the bottom of each rep"}
 
-    # at a glance
+
+SOURCES.update({
+    "landing": "normal drop-jump landing 7–13° (women), 3–8° (men) in 100 physically active adults "
+               "(Herrington & Munro 2010): the upper bound is used",
+    "landing_separation": "knee separation of the drop-jump screening test (Noyes et al. 2005); a coarse fallback, "
+                          "used only where the knee angle cannot be measured",
+    "knock_knees": "genu valgum = standing gap between the ankles ≥ 4 cm (Shohat et al. 2018, 47,588 adolescents); "
+                   "in children 2–11 years up to 8 cm is normal (Heath & Staheli 1993): raise the limit for a child",
+    "turnout": "normal foot-progression angle −3° to +20° in walking (Staheli et al. 1985); no standing norm was "
+               "found, so the walking range's upper bound is used",
+})
+REFERENCES_BY_TEST = {
+    "squat": ("Barber-Westin", "Crossley", "Herrington L (2014)", "Herrington L, Munro", "Munro", "Willson"),
+    "standing": ("Heath", "Munro", "Shohat", "Staheli"),
+    "landing": ("Herrington L, Munro", "Munro", "Noyes"),
+}
+
+
+def _limits(a) -> tuple[list[dict], list[str]]:
+    """The limits table and the references of the clip's test."""
+    th = a.thresholds
+    kind = page_kind(a.test)
+    diff = {"what": "Meaningful left–right difference", "limit": f"{th.meaningful_difference_deg:.0f}°",
+            "source": SOURCES["difference"]}
+    if kind == "standing":
+        rows = [
+            {"what": "Gap between the ankles with the knees together (knock knees), beyond its uncertainty",
+             "limit": f"{th.knock_knee_imd_min_cm:.0f} cm", "source": SOURCES["knock_knees"]},
+            {"what": "Foot turned out, beyond its 4° uncertainty", "limit": f"{th.foot_turnout_max_deg:.0f}°",
+             "source": SOURCES["turnout"]},
+            {"what": "Knee angle standing", "limit": "not applied", "source": "reported for reference"},
+            {"what": "Pelvis level", "limit": "not applied", "source": "not validated: MediaPipe's hip points are "
+             "off by about 10° (docs/accuracy.md); reported, never judged"},
+            {**diff, "what": "Meaningful left–right difference (shown, not judged, for one standing reading)"},
+        ]
+    elif kind == "landing":
+        rows = [
+            {"what": "Knee caving in (knee angle at the deepest point of the landing)",
+             "limit": f"{th.landing_limit_deg:.0f}°", "source": SOURCES["landing"]},
+            {"what": "Knees moving together from contact to the deepest point (only where the knee angle cannot "
+                     "be measured)", "limit": f"{th.landing_knee_separation_min_ratio:.2f} ×",
+             "source": SOURCES["landing_separation"]},
+            diff,
+        ]
+    else:
+        rows = [
+            {"what": "Knee caving in (knee angle at the bottom of the rep)", "limit": f"{th.knee_limit_deg:.0f}°",
+             "source": SOURCES["knee_sex"] if th.sex else SOURCES["knee"]},
+            {"what": "Knees moving together (double-leg squat; knee gap vs standing)",
+             "limit": f"{th.knee_separation_min_ratio:.2f} ×", "source": SOURCES["separation"]},
+            {"what": "Trunk leaning sideways (relative to standing)", "limit": f"{th.trunk_lean_max_deg:.0f}°",
+             "source": SOURCES["trunk"]},
+            {"what": "Hands off the hips / free foot touching down (single-leg squat)", "limit": "—",
+             "source": "the test's protocol"},
+            {"what": "Pelvic drop", "limit": "not applied", "source": SOURCES["pelvis"]},
+            diff,
+        ]
+    refs = [r for r in REFERENCES if r.startswith(REFERENCES_BY_TEST[kind])]
+    return rows, refs
+
+
+def _verdict_counts(recs: list) -> dict:
+    c = Counter(r.verdict for r in recs)
+    return {"n": len(recs), "passed": c["pass"], "failed": c["fail"], "unmeasurable": c["unmeasurable"]}
+
+
+def _top_reasons(recs: list, unit: str) -> list[str]:
+    counts = Counter(c for r in recs for c in r.reasons)
+    return [f"{REASONS.get(c, c)} ({n} of {_plural(len(recs), unit)})" for c, n in counts.most_common()]
+
+
+def _squat_context(result: "AnalyzeResult", key_frame_width_px: int) -> dict:
+    from . import plots
+
+    a, m = result.analysis, result.measures
+    th = a.thresholds
     res = a.results
-    counts = Counter(r.verdict for r in res)
-    reason_counts = Counter(c for r in res for c in r.reasons)
-    top_reasons = [f"{REASONS.get(c, c)} ({n} of {len(res)} rep{'s' if len(res) != 1 else ''})"
-                   for c, n in reason_counts.most_common()]
     legs = []
     for leg in a.summary.legs:
         status = ("pass" if leg.failed == 0 and leg.passed else "fail" if leg.failed else "unmeasurable")
@@ -357,73 +558,199 @@ def clip_context(result: "AnalyzeResult", *, key_frame_width_px: int = 640, gene
                      "trunk_fault": "trunk_lean" in r.reasons,
                      "verdict": r.verdict, "icon": icon, "word": word, "reasons": reason_lines(r, th),
                      "not_measured": [n for n in r.not_measured if n not in shared_nm]})
-
     unmeasurable = fppa_unmeasurable_reason(result)
-    knee_chart = plots.knee_angle_chart(a, unmeasurable)
-    lr_chart = plots.left_right_chart(a)
-    knees = [_knee_stats(res, s) for s in ("left", "right")]
-    s = a.summary
-    if s.left_right_difference_deg is not None:
-        d = s.left_right_difference_deg
-        more = "left" if d > 0 else "right"
-        lr_text = (f"On average the {more} knee went {abs(d):.0f}° further inwards than the other "
-                   f"(left − right = {d:+.0f}°). ")
-        lr_text += (f"That is more than the {th.meaningful_difference_deg:.0f}° that 2D video can resolve: "
-                    "a real difference between the legs." if s.difference_meaningful else
-                    f"That is less than the {th.meaningful_difference_deg:.0f}° that 2D video can resolve: "
-                    "treat the two knees as alike.")
-    elif not res:
-        lr_text = "No rep was found, so the legs cannot be compared."
-    elif unmeasurable:
-        lr_text = f"The knee angle could not be measured ({unmeasurable}), so the legs cannot be compared."
-    else:
-        tested = sorted({k["side"] for k in knees if k["n"]})
-        lr_text = (f"Only the {tested[0]} knee could be judged in this clip (the other leg was not tested or not "
-                   "measurable), so the legs cannot be compared: film the other leg too." if tested else
-                   "The knee angle was not judged in any rep, so the legs cannot be compared.")
-
     worst_best, kf_note = key_frames(result, max_w=key_frame_width_px) if res else ([], None)
-
-    thresholds = [
-        {"what": "Knee caving in (knee angle at the bottom of the rep)", "limit": f"{limit:.0f}°",
-         "source": SOURCES["knee_sex"] if th.sex else SOURCES["knee"]},
-        {"what": "Knees moving together (double-leg squat; knee gap vs standing)",
-         "limit": f"{th.knee_separation_min_ratio:.2f} ×", "source": SOURCES["separation"]},
-        {"what": "Trunk leaning sideways (relative to standing)", "limit": f"{th.trunk_lean_max_deg:.0f}°",
-         "source": SOURCES["trunk"]},
-        {"what": "Hands off the hips / free foot touching down (single-leg squat)", "limit": "—",
-         "source": "the test's protocol"},
-        {"what": "Pelvic drop", "limit": "not applied", "source": SOURCES["pelvis"]},
-        {"what": "Meaningful left–right difference", "limit": f"{th.meaningful_difference_deg:.0f}°",
-         "source": SOURCES["difference"]},
-    ]
-    files = []
-    for p in result.files:
-        href = os.path.relpath(p, report_dir) if report_dir is not None else p.name
-        files.append({"name": p.name, "href": Path(href).as_posix(), "what": FILE_WHAT.get(p.name, "")})
     return {
-        "title": f"Squat screening report: {video.name}",
-        "clip": video.name, "meta": meta, "disclaimer": DISCLAIMER,
-        "test": TEST_NAMES.get(a.test, a.test), "single_leg": a.test == "single_leg_squat",
-        "n_reps": len(res), "passed": counts["pass"], "failed": counts["fail"],
-        "unmeasurable": counts["unmeasurable"], "top_reasons": top_reasons, "legs": legs,
-        "warnings": ([f"filmed in {VIEW_NAMES.get(m.view, m.view)}: the knee and trunk measures are made for a "
-                      "camera in front of the person; from this view their verdicts are not reliable"]
-                     if m.view != "frontal" and m.detected.any() else []) + list(a.warnings),
+        "single_leg": a.test == "single_leg_squat", **_verdict_counts(res), "n_reps": len(res),
+        "top_reasons": _top_reasons(res, "rep"), "legs": legs,
         "double": double, "limit_gap": f"{th.knee_separation_min_ratio:.2f} ×",
         "gap_chart": _chart_ctx(plots.knee_gap_chart(a)) if double else None,
-        "limit": f"{limit:.0f}°", "trunk_limit": f"{th.trunk_lean_max_deg:.0f}°",
-        "knee_chart": _chart_ctx(knee_chart),
-        "knee_unmeasurable": unmeasurable,
+        "trunk_limit": f"{th.trunk_lean_max_deg:.0f}°",
+        "knee_chart": _chart_ctx(plots.knee_angle_chart(a, unmeasurable)), "knee_unmeasurable": unmeasurable,
         "knee_gaps": bool(unmeasurable is None and any(
             (~np.isfinite(v[m.detected])).any() for v in plots.masked_knees(a).values())),
         "reps": rows, "shared_not_measured": sorted(shared_nm),
         "key_frames": worst_best, "key_frames_note": kf_note,
-        "knees": knees, "lr_text": lr_text,
-        "lr_chart": _chart_ctx(lr_chart) if lr_chart else None,
         "trunk_chart": _chart_ctx(plots.trunk_chart(a)), "pelvis_chart": _chart_ctx(plots.pelvis_chart(a)),
-        "thresholds": thresholds, "references": REFERENCES, "files": files,
+        **left_right_context(result, unmeasurable),
     }
+
+
+def _cm(x: float | None, unc: float | None = None) -> str:
+    if x is None or not math.isfinite(x):
+        return "not measured"
+    return f"{x:.1f} cm" + (f" ± {unc:.1f} cm" if unc is not None else "")
+
+
+def _standing_context(result: "AnalyzeResult", key_frame_width_px: int) -> dict:
+    a = result.analysis
+    th = a.thresholds
+    h = a.hold
+    limits = {"imd_limit": f"{th.knock_knee_imd_min_cm:.0f} cm", "turnout_limit": f"{th.foot_turnout_max_deg:.0f}°"}
+    if h is None:
+        return {"hold": None, **limits}
+    icon, word = VERDICT_WORDS.get(h.verdict, ("?", h.verdict.upper()))
+    tu = f"{h.foot_turnout_uncertainty_deg:.0f}°"
+    na = "not measurable"
+
+    def legs(fmt: str, key: str, fault: str | None = None) -> list[dict]:
+        return [{"side": s, "value": _deg(getattr(h, key.format(s)), fmt, na),
+                 "fault": bool(fault and fault.format(s) in h.reasons)} for s in ("left", "right")]
+
+    imd_result = ("fail" if "knock_knees" in h.reasons else "pass" if h.intermalleolar_distance_cm is not None
+                  else "unmeasurable")
+    turn_judged = h.foot_turnout_left_deg is not None or h.foot_turnout_right_deg is not None
+    turn_result = ("fail" if any(c.startswith("foot_turn_out") for c in h.reasons) else
+                   "pass" if turn_judged else "unmeasurable")
+    together = {True: "the knees touch", False: "the knees are apart", None: "not measured"}[h.knees_together]
+    rows = [
+        {"what": "Knee angle (+ = knee inwards)", "legs": legs("{:+.0f}°", "fppa_frontal_{}_deg"),
+         "limit": "—", "result": None, "note": "reported, not judged"},
+        {"what": "Foot turn-out (+ = toes out)", "legs": legs("{:+.0f}° ± " + tu, "foot_turnout_{}_deg",
+                                                             "foot_turn_out_{}"),
+         "limit": f"{th.foot_turnout_max_deg:.0f}°", "result": turn_result, "note": None},
+        {"what": "Knee gap", "value": _cm(h.knee_gap_cm, h.gap_uncertainty_cm), "limit": "—",
+         "result": None, "note": together},
+        {"what": "Ankle gap", "value": _cm(h.ankle_gap_cm, h.gap_uncertainty_cm), "limit": "—",
+         "result": None, "note": "reported"},
+        {"what": "Knock knees: ankle gap with the knees touching",
+         "value": _cm(h.intermalleolar_distance_cm, h.gap_uncertainty_cm) if h.intermalleolar_distance_cm is not None
+         else ("not measured (knees apart)" if h.knees_together is False else "not measured"),
+         "limit": f"{th.knock_knee_imd_min_cm:.0f} cm", "result": imd_result,
+         "fault": "knock_knees" in h.reasons, "note": None},
+        {"what": "Pelvis level (+ = left hip higher)",
+         "value": _deg(h.pelvic_obliquity_deg, "{:+.0f}°", na)
+         + (f" ± {h.pelvic_obliquity_uncertainty_deg:.0f}°" if h.pelvic_obliquity_deg is not None else ""),
+         "limit": "—", "result": None, "note": "not validated, not judged"},
+    ]
+    for r in rows:
+        r.setdefault("legs", None)
+        r.setdefault("value", None)
+        r.setdefault("fault", False)
+        r["icon"], r["word"] = VERDICT_WORDS[r["result"]] if r["result"] else (None, None)
+    if h.height_source == "given":
+        height = f"{h.height_cm:.0f} cm, as given (centimetres ± 3%)"
+    else:
+        height = (f"not given, so an average adult's {h.height_cm:.0f} cm was assumed (centimetres ± 8%; give "
+                  "the person's height with --height-cm for better centimetres)")
+    asym = a.summary.asymmetry
+    lr = None
+    if asym is not None and asym.difference_deg is not None:
+        lr = (f"Left − right knee angle standing: {asym.difference_deg:+.1f}° "
+              + ("(at least" if asym.exceeds_noise else "(under") +
+              f" the {asym.smallest_detectable_difference_deg:.0f}° 2D video can resolve; a single standing "
+              "reading per leg, not judged).")
+    mid = (h.start_frame + h.end_frame) // 2
+    caption = f"Standing still, {h.start_s:.1f}–{h.end_s:.1f} s (the frame at {result.measures.time_s[mid]:.1f} s)"
+    frame, note = _still_frame(result, mid, "hold", 1, caption, h.verdict, math.nan, key_frame_width_px)
+    return {
+        "hold": {"verdict": h.verdict, "icon": icon, "word": word, "start": f"{h.start_s:.1f}",
+                 "end": f"{h.end_s:.1f}", "duration": f"{h.duration_s:.1f}", "reasons": reason_lines(h, th),
+                 "rows": rows, "height": height, "not_measured": [plain_view(x) for x in h.not_measured],
+                 "ratio": _deg(h.knee_separation_ratio, "{:.2f}"), "lr": lr},
+        "key_frames": [frame], "key_frames_note": note, **limits,
+    }
+
+
+def _landing_context(result: "AnalyzeResult", key_frame_width_px: int) -> dict:
+    from . import plots
+
+    a = result.analysis
+    th = a.thresholds
+    recs = a.landings
+
+    def pair(x, y, fmt="{:+.0f}°") -> str:
+        return f"{_deg(x, fmt)} → {_deg(y, fmt)}"
+
+    view = result.measures.view
+    short = (f"Not measurable: {VIEW_NAMES.get(view, view)}" if view != "frontal" else
+             "Not measurable: knees not visible or the camera not square to the body")
+    nm = [set(r.not_measured) for r in recs if r.verdict == "unmeasurable"]
+    shared = sorted(plain_view(x) for x in set.intersection(*nm)) if recs and len(nm) == len(recs) else []
+    rows = []
+    for r in recs:
+        icon, word = VERDICT_WORDS.get(r.verdict, ("?", r.verdict.upper()))
+        why = reason_lines(r, th)
+        if r.verdict == "unmeasurable":
+            why += [short] if shared else [f"Not measurable: {plain_view(x)}" for x in r.not_measured]
+        rows.append({"index": r.index, "contact": f"{r.contact_s:.2f} s", "deepest": f"{r.peak_flexion_s:.2f} s",
+                     "knee_left": pair(r.fppa_frontal_left_ic_deg, r.fppa_frontal_left_pf_deg),
+                     "knee_right": pair(r.fppa_frontal_right_ic_deg, r.fppa_frontal_right_pf_deg),
+                     "knee_left_fault": "landing_valgus_left" in r.reasons,
+                     "knee_right_fault": "landing_valgus_right" in r.reasons,
+                     "gap": pair(r.knee_separation_ratio_ic, r.knee_separation_ratio_pf, "{:.2f}"),
+                     "gap_fault": "landing_knees_caving" in r.reasons,
+                     "verdict": r.verdict, "icon": icon, "word": word, "reasons": why})
+    unmeasurable = fppa_unmeasurable_reason(result)
+    frames, note = [], None
+    if recs:
+        worst = next((r for r in recs if r.index == a.summary.worst_rep), recs[0])
+        judged = any(r.verdict != "unmeasurable" for r in recs)
+        what = "Worst landing: landing" if judged and len(recs) > 1 else "Landing"
+        caption = (f"{what} {worst.index} at its deepest point, {worst.peak_flexion_s:.2f} s"
+                   + ("" if judged else " (no landing could be judged, so none is the worst)"))
+        kf, note = _still_frame(result, worst.peak_flexion_frame, "landing", worst.index, caption, worst.verdict,
+                                th.landing_limit_deg, key_frame_width_px)
+        frames = [kf]
+    return {
+        **_verdict_counts(recs), "top_reasons": _top_reasons(recs, "landing"), "landings": rows,
+        "all_not_measurable": shared,
+        "knee_chart": _chart_ctx(plots.knee_angle_chart(a, unmeasurable)), "knee_unmeasurable": unmeasurable,
+        "landing_limit": f"{th.landing_limit_deg:.0f}°",
+        "landing_gap_limit": f"{th.landing_knee_separation_min_ratio:.2f} ×",
+        "key_frames": frames, "key_frames_note": note,
+        **left_right_context(result, unmeasurable),
+    }
+
+
+TITLES = {"squat": "Squat screening report", "standing": "Standing alignment report",
+          "landing": "Landing check report"}
+TEMPLATES = {"squat": "clip_report.html.j2", "standing": "standing_report.html.j2",
+             "landing": "landing_report.html.j2"}
+
+
+def clip_context(result: "AnalyzeResult", *, key_frame_width_px: int = 640, generated: str | None = None,
+                 report_dir: Path | None = None) -> dict:
+    """Everything the clip's page shows, as plain values (strings formatted here); ``kind`` says
+    which page: "squat", "standing" or "landing"."""
+    from .plots import knee_limit
+
+    a, m, doc = result.analysis, result.measures, result.document
+    th = a.thresholds
+    kind = page_kind(a.test)
+    video = Path(result.video)
+    t = m.time_s
+    duration = float(t[-1] - t[0]) if len(t) > 1 else 0.0
+    try:
+        file_date = _dt.datetime.fromtimestamp(video.stat().st_mtime).astimezone().strftime("%Y-%m-%d %H:%M")
+    except OSError:
+        file_date = None
+    meta = [("clip", video.name), ("report made", generated or _now()), ("video file date", file_date or "—"),
+            ("test", TEST_NAMES.get(a.test, a.test)), ("camera view", VIEW_NAMES.get(m.view, m.view)),
+            ("body yaw", _deg(doc["body_yaw_deg"], "{:+.0f}° (camera angle from the body's front)", "unknown")),
+            ("camera roll", _deg(doc["camera_roll_deg"], "{:+.1f}°")),
+            ("length", f"{duration:.1f} s, {len(result.frame_index)} frames"
+                       + (f" at {result.fps:.1f} frames/s" if result.fps and math.isfinite(result.fps) else "")),
+            ("person found in", f"{int(m.detected.sum())} of {len(m.detected)} frames"),
+            ("pose model", result.model_name), ("valgus-cam", __version__)]
+    thresholds, references = _limits(a)
+    files = []
+    for p in result.files:
+        href = os.path.relpath(p, report_dir) if report_dir is not None else p.name
+        files.append({"name": p.name, "href": Path(href).as_posix(), "what": FILE_WHAT.get(p.name, "")})
+    ctx = {
+        "kind": kind, "template": TEMPLATES[kind], "title": f"{TITLES[kind]}: {video.name}",
+        "clip": video.name, "meta": meta, "disclaimer": DISCLAIMER, "test": TEST_NAMES.get(a.test, a.test),
+        "warnings": ([f"filmed in {VIEW_NAMES.get(m.view, m.view)}: the knee and trunk measures are made for a "
+                      "camera in front of the person; from this view their verdicts are not reliable"]
+                     if m.view != "frontal" and m.detected.any() and kind == "squat" else []) + list(a.warnings),
+        "limit": f"{knee_limit(a):.0f}°", "guidance": guidance_context(a),
+        "thresholds": thresholds, "references": references, "files": files,
+        "key_frames": [], "key_frames_note": None,
+    }
+    build = {"squat": _squat_context, "standing": _standing_context, "landing": _landing_context}[kind]
+    ctx.update(build(result, key_frame_width_px))
+    return ctx
 
 
 def _chart_ctx(c) -> dict:
@@ -432,9 +759,9 @@ def _chart_ctx(c) -> dict:
 
 def render_clip_report(result: "AnalyzeResult", *, key_frame_width_px: int = 640, report_dir: Path | None = None,
                        generated: str | None = None) -> str:
-    """The clip's report as an HTML string."""
+    """The clip's report as an HTML string (the page of its test: squat, standing or landing)."""
     ctx = clip_context(result, key_frame_width_px=key_frame_width_px, report_dir=report_dir, generated=generated)
-    return _env().get_template("clip_report.html.j2").render(**ctx)
+    return _env().get_template(ctx["template"]).render(**ctx)
 
 
 def write_clip_report(result: "AnalyzeResult", path: str | os.PathLike, *, key_frame_width_px: int = 640) -> Path:
@@ -466,23 +793,23 @@ def summary_row(result: "AnalyzeResult | None", *, clip: str, report_href: str |
     row.update(clip=clip, report=report_href, status=status, error=error)
     if result is None:
         return row
+    from .plots import knee_limit, record_knee_values
+
     a = result.analysis
-    res = a.results
-    row.update(test=a.test, view=a.measures.view, reps=len(res), knee_limit_deg=a.thresholds.knee_limit_deg,
-               not_measurable=sum(r.verdict == "unmeasurable" for r in res), warnings=len(a.warnings))
+    recs = a.records  # squat reps, the standing hold or the landings
+    row.update(test=a.test, view=a.measures.view, reps=len(recs), knee_limit_deg=knee_limit(a),
+               not_measurable=sum(r.verdict == "unmeasurable" for r in recs), warnings=len(a.warnings))
     for leg in ("left", "right", "both"):
-        rs = [r for r in res if r.stance == leg]
+        rs = [r for r in recs if getattr(r, "stance", "both") == leg]
         row[f"{leg}_passed"] = sum(r.verdict == "pass" for r in rs) if rs else None
         row[f"{leg}_failed"] = sum(r.verdict == "fail" for r in rs) if rs else None
-    from .plots import knee_values
-
     for side in ("left", "right"):
-        vals = [v for _, v in knee_values(res, side)]
+        vals = [v for _, v in record_knee_values(a, side)]
         row[f"worst_fppa_{side}_deg"] = round(max(vals), 1) if vals else None
-    gaps = [r.knee_separation_ratio for r in res if r.knee_separation_ratio is not None]
+    gaps = [r.knee_separation_ratio for r in a.results if r.knee_separation_ratio is not None]
     row["min_knee_gap_ratio"] = round(min(gaps), 2) if gaps else None
     row["knee_gap_limit_ratio"] = a.thresholds.knee_separation_min_ratio
-    drops = [r.pelvic_drop_deg for r in res if r.pelvic_drop_deg is not None]
+    drops = [r.pelvic_drop_deg for r in a.results if r.pelvic_drop_deg is not None]
     row["worst_pelvic_drop_deg"] = round(max(drops), 1) if drops else None
     return row
 

@@ -91,22 +91,48 @@ def masked_knees(a: ClipAnalysis) -> dict[str, np.ndarray]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Band:
+    """A stretch of the clip judged as one record: a squat rep (start → end), a landing (initial
+    contact → peak knee flexion) or the standing hold."""
+
+    t0: float
+    t1: float
+    verdict: str
+    label: str  # "rep 3", "landing 2", "standing still"
+    number: str  # the short label when there are many bands
+
+
+def bands(a: ClipAnalysis) -> list[Band]:
+    """The records of a clip as time bands (see :class:`Band`)."""
+    t = a.measures.time_s
+    if a.test == "landing":
+        return [Band(float(t[r.contact_frame]), float(t[r.peak_flexion_frame]), r.verdict, f"landing {r.index}",
+                     str(r.index)) for r in a.landings]
+    if a.test == "standing":
+        h = a.hold
+        return [] if h is None else [Band(h.start_s, h.end_s, h.verdict, "standing still", "hold")]
+    return [Band(float(t[r.start_frame]), float(t[r.end_frame]), r.verdict, f"rep {r.index}", str(r.index))
+            for r in a.results]
+
+
 def _rep_bands(ax, a: ClipAnalysis, labels: bool = False) -> None:
-    """Shade each rep by its verdict (colour + hatch); with ``labels``, write "rep N / PASS" above
-    the axes over each band (many reps: just the number, and FAIL under the failed ones)."""
+    """Shade each rep (landing, hold) by its verdict (colour + hatch); with ``labels``, write
+    "rep N / PASS" above the axes over each band (many: just the number, and FAIL under the
+    failed ones)."""
     from matplotlib.transforms import blended_transform_factory
 
-    t = a.measures.time_s
-    many = len(a.results) > 8
+    bs = bands(a)
+    many = len(bs) > 8
     tr = blended_transform_factory(ax.transData, ax.transAxes)
-    for r in a.results:
-        colour, hatch, word = VERDICT_STYLE.get(r.verdict, VERDICT_STYLE["unmeasurable"])
-        ax.axvspan(t[r.start_frame], t[r.end_frame], facecolor=colour, alpha=0.16, edgecolor=colour,
-                   hatch=hatch, linewidth=0, zorder=0)
+    for b in bs:
+        colour, hatch, word = VERDICT_STYLE.get(b.verdict, VERDICT_STYLE["unmeasurable"])
+        t1 = max(b.t1, b.t0 + 0.05)  # a landing whose deepest point follows its contact at once: still visible
+        ax.axvspan(b.t0, t1, facecolor=colour, alpha=0.16, edgecolor=colour, hatch=hatch, linewidth=0, zorder=0)
         if labels:
-            text = (f"{r.index}" + ("\nFAIL" if r.verdict == "fail" else "")) if many else f"rep {r.index}\n{word}"
-            ax.text((t[r.start_frame] + t[r.end_frame]) / 2, 1.01, text, transform=tr, ha="center", va="bottom",
-                    fontsize=7.5 if many else 8, color=INK, fontweight="bold" if r.verdict == "fail" else "normal",
+            text = (b.number + ("\nFAIL" if b.verdict == "fail" else "")) if many else f"{b.label}\n{word}"
+            ax.text((b.t0 + t1) / 2, 1.01, text, transform=tr, ha="center", va="bottom",
+                    fontsize=7.5 if many else 8, color=INK, fontweight="bold" if b.verdict == "fail" else "normal",
                     clip_on=False)
 
 
@@ -132,9 +158,11 @@ def _xlim(ax, t: np.ndarray) -> None:
 
 def knee_angle_chart(a: ClipAnalysis, unmeasurable_reason: str | None = None) -> Chart:
     """Frontal-plane FPPA of each knee over time: rep bands by verdict, the limit line, the
-    standing baseline, and the value each rep was judged by (a dot at its bottom)."""
-    m, th = a.measures, a.thresholds
-    limit = th.knee_limit_deg
+    standing baseline, and the value each rep was judged by (a dot at its bottom). A landing
+    check: the landings (initial contact → peak knee flexion) as bands, each landing's value at
+    peak flexion as the dot, the landing limit."""
+    m = a.measures
+    limit = knee_limit(a)
     t = m.time_s
     knees = masked_knees(a)
     fig = _figure(9.0, 4.0)
@@ -148,8 +176,11 @@ def knee_angle_chart(a: ClipAnalysis, unmeasurable_reason: str | None = None) ->
     _rep_bands(ax, a, labels=True)
     ax.axhline(0, color="#888888", lw=0.8)
     ax.axhline(limit, color=FAIL, lw=1.6, ls=(0, (6, 3)))
-    ax.text(t[0] if len(t) else 0, limit, f" limit {limit:.0f}°: above = knee caves in", color=FAIL, fontsize=8.5,
-            va="bottom", ha="left")
+    where = " at the deepest point of a landing" if a.test == "landing" else ""
+    ax.text(t[0] if len(t) else 0, limit, f" limit {limit:.0f}°: above{where} = knee caves in", color=FAIL,
+            fontsize=8.5, va="bottom", ha="left")
+    what = "landing" if a.test == "landing" else "rep"
+    n = len(a.records)
     if not finite.size:
         _not_measurable(ax, "Knee angle not measurable in this clip\n" + (unmeasurable_reason or ""))
         alt = f"Knee angle chart: not measurable in this clip ({unmeasurable_reason or 'no value'})."
@@ -158,26 +189,42 @@ def knee_angle_chart(a: ClipAnalysis, unmeasurable_reason: str | None = None) ->
             if np.isfinite(v).any():
                 colour, ls = SIDE_STYLE[side]
                 ax.plot(t, v, color=colour, ls=ls, lw=2.0, label=f"{side} knee")
-        many = len(a.results) > 8
-        for r in a.results:
-            for side in ("left", "right"):
-                v = r.fppa_frontal_left_deg if side == "left" else r.fppa_frontal_right_deg
-                if v is None:
-                    continue
-                colour, _ = SIDE_STYLE[side]
+        many = n > 8
+        for side in ("left", "right"):
+            colour, _ = SIDE_STYLE[side]
+            for time_s, v in judged_points(a, side):
                 fault = v > limit
-                ax.plot([r.bottom_s], [v], marker="X" if fault else "o", ms=9 if fault else 7, color=colour,
+                ax.plot([time_s], [v], marker="X" if fault else "o", ms=9 if fault else 7, color=colour,
                         mec=FAIL if fault else "white", mew=1.5, zorder=5)
                 if fault or not many:  # many reps: only the values over the limit are written
-                    ax.annotate(f"{v:+.0f}°", (r.bottom_s, v), textcoords="offset points", xytext=(6, 6),
+                    ax.annotate(f"{v:+.0f}°", (time_s, v), textcoords="offset points", xytext=(6, 6),
                                 fontsize=8.5, color=INK, fontweight="bold" if fault else "normal")
         ax.legend(loc="lower right", fontsize=9, framealpha=0.9)
         alt = (f"Knee angle (FPPA) of each knee over {t[-1] - t[0]:.0f} s with the {limit:.0f}° limit line and "
-               f"{len(a.results)} rep(s) shaded by verdict.")
-    _standing(ax, a, lo + 0.06 * (hi - lo))
+               f"{n} {what}(s) shaded by verdict.")
+    if a.test != "landing":  # the landing check compares nothing with the standing at the start
+        _standing(ax, a, lo + 0.06 * (hi - lo))
     ax.set_xlabel("time (s)", fontsize=9)
     ax.set_ylabel("knee angle (°)\n+ = inwards, 0 = straight", fontsize=9)
     out = Chart(_png(fig), alt)
+    return out
+
+
+def knee_limit(a: ClipAnalysis) -> float:
+    """The knee-angle limit of the clip's test (the landing check has its own)."""
+    return a.thresholds.landing_limit_deg if a.test == "landing" else a.thresholds.knee_limit_deg
+
+
+def judged_points(a: ClipAnalysis, side: str) -> list[tuple[float, float]]:
+    """(time s, frontal FPPA) of ``side``'s knee where each record was judged: a rep's bottom, a
+    landing's peak knee flexion, the middle of the standing hold."""
+    t = a.measures.time_s
+    out = []
+    for idx, v in record_knee_values(a, side):
+        r = next(x for x in a.records if x.index == idx)
+        when = (t[r.peak_flexion_frame] if a.test == "landing" else (r.start_s + r.end_s) / 2
+                if a.test == "standing" else r.bottom_s)
+        out.append((float(when), v))
     return out
 
 
@@ -293,13 +340,24 @@ def knee_values(results: list[RepResult], side: str) -> list[tuple[int, float]]:
     return out
 
 
+def record_knee_values(a: ClipAnalysis, side: str) -> list[tuple[int, float]]:
+    """(record index, frontal FPPA) of ``side``'s knee for each record where it was measured: a
+    squat rep at its bottom, a landing at peak knee flexion, the standing hold's static angle."""
+    if a.test == "landing":
+        key = f"fppa_frontal_{side}_pf_deg"
+        return [(r.index, float(v)) for r in a.landings
+                if (v := getattr(r, key)) is not None and math.isfinite(v)]
+    return knee_values(a.records, side)
+
+
 def left_right_chart(a: ClipAnalysis) -> Chart | None:
-    """Each rep's knee angle per leg as dots, the leg's mean as a bar, the limit line. None when
-    no knee angle was judged in any rep."""
-    limit = a.thresholds.knee_limit_deg
-    data = {s: knee_values(a.results, s) for s in ("left", "right")}
+    """Each rep's (landing's) knee angle per leg as dots, the leg's mean as a bar, the limit
+    line. None when no knee angle was judged in any rep."""
+    limit = knee_limit(a)
+    data = {s: record_knee_values(a, s) for s in ("left", "right")}
     if not any(data.values()):
         return None
+    unit = "landing" if a.test == "landing" else "rep"
     fig = _figure(9.0, 2.3)
     ax = fig.add_subplot()
     _style_axes(ax)
@@ -325,10 +383,11 @@ def left_right_chart(a: ClipAnalysis) -> Chart | None:
         fault = vals > limit
         ax.scatter(vals[~fault], y + jitter[~fault], s=40, color=colour, marker="o", edgecolor="white", zorder=4)
         ax.scatter(vals[fault], y + jitter[fault], s=70, color=colour, marker="X", edgecolor=FAIL, zorder=4)
-        ax.text(hi, y, f"mean {mean:+.0f}° ({len(vals)} rep{'s' if len(vals) != 1 else ''}) ", ha="right",
+        ax.text(hi, y, f"mean {mean:+.0f}° ({len(vals)} {unit}{'s' if len(vals) != 1 else ''}) ", ha="right",
                 va="center", fontsize=9, color=INK)
-    ax.set_xlabel("knee angle at the bottom of each rep (°)   + = inwards", fontsize=9)
-    return Chart(_png(fig), "Knee angle of each rep per leg (dots), the mean per leg (bar) and the limit.")
+    where = "the deepest point of each landing" if unit == "landing" else "the bottom of each rep"
+    ax.set_xlabel(f"knee angle at {where} (°)   + = inwards", fontsize=9)
+    return Chart(_png(fig), f"Knee angle of each {unit} per leg (dots), the mean per leg (bar) and the limit.")
 
 
 def batch_chart(rows: list[dict], limit_deg: float) -> Chart | None:

@@ -28,8 +28,9 @@ def _summary(records: list, left: list[float], right: list[float], thresholds: T
     asym = asymmetry(left, right, thresholds.meaningful_difference_deg)
     notes = []
     if asym.exceeds_noise is False:
-        notes.append(f"left-right difference {abs(asym.difference_deg):.0f}° is below the "
-                     f"{thresholds.meaningful_difference_deg:.0f}° that 2D video can resolve: treat the knees as alike")
+        notes.append(f"left-right difference {abs(asym.difference_deg):.1f}° is below the "
+                     f"{thresholds.meaningful_difference_deg:.0f}° that 2D video can resolve: "
+                     "treat the knees as alike")
 
     def badness(r):  # most reasons first, then the larger knee angle (landings: at peak flexion)
         v = [x for side in ("left", "right")

@@ -386,8 +386,8 @@ def summarise(results: list[RepResult], thresholds: Thresholds = Thresholds()) -
     hands_warning = bool(single) and all(r.hands_on_hips is False for r in single)
     notes = []
     if diff is not None and not meaningful:
-        notes.append(f"left-right difference {abs(diff):.0f}° is below the {thresholds.meaningful_difference_deg:.0f}° "
-                     "that 2D video can resolve: treat the knees as alike")
+        notes.append(f"left-right difference {abs(diff):.1f}° is below the "
+                     f"{thresholds.meaningful_difference_deg:.0f}° that 2D video can resolve: treat the knees as alike")
     if hands_warning:
         notes.append("the hands were not on the hips: the test's hands-on-hips position was not used")
     return Summary(tuple(legs), diff, meaningful, worst, hands_warning, notes, asym,
