@@ -54,6 +54,11 @@ def test_landmarks_on_an_image_folder(tmp_path, lite_model):
     assert res.returncode == 0, res.stderr
     t = read_landmarks_csv(tmp_path / "o.csv")
     assert len(t.frame) == 5 and t.detected.all()
+    # re-analysis of the folder from its landmark CSV (the folder's image size comes from a frame)
+    res = run_cli("analyze", str(tmp_path), "--landmarks", str(tmp_path / "o.csv"), "--out", str(tmp_path / "a"),
+                  "--no-progress")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "a" / "reps.json").is_file()
 
 
 def _bad_inputs(tmp_path, ffmpeg):

@@ -95,6 +95,11 @@ def analyze(path: str | Path, *, out: str | Path | None = None, test: str = "aut
 
         with open_source(spec, fps=fps) as src:
             wh, rate = src.size_wh, src.fps
+            if wh is None:  # an image folder knows its size once a frame is read
+                first = next(iter(src), None)
+                if first is None:
+                    raise InputError(f"no frames could be read from {spec}")
+                wh = (first.image_bgr.shape[1], first.image_bgr.shape[0])
         table = read_landmarks_csv(landmarks)
         series, index, model_name = LandmarkSeries.from_table(table, wh), table.frame, Path(landmarks).name
     else:
