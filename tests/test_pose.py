@@ -109,3 +109,19 @@ def test_label_flip_guard_fixes_brief_flips_and_accepts_real_turns():
     # swapping is an involution and moves world landmarks too
     p = _toy_pose(1)
     assert np.array_equal(p.swapped().swapped().xy_px, p.xy_px)
+
+
+def test_raw_landmarker_jumps_to_the_other_person(lite_model):
+    """The two-person composite of tests/test_bad_inputs.py (two-people row) is a real test:
+    MediaPipe's one-person landmarker alone, without identity keeping, ends up on the other person
+    (hips in the right half) after the subject leaves — what the two-people row must not do."""
+    import badfiles
+
+    xs = []
+    video = badfiles.cached(badfiles.make_two_people)()
+    with VideoFileSource(video) as src, PoseEstimator(lite_model, keep_identity=False) as est:
+        for f in src:
+            p = est.detect(f.image_bgr, f.time_s)
+            xs.append(np.nan if p is None else (p.xy_px[23, 0] + p.xy_px[24, 0]) / 2)
+    xs = np.array(xs)
+    assert (xs[-60:] > 480).mean() > 0.9  # the last 2 s: the other person
