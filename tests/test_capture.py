@@ -164,3 +164,26 @@ def test_zero_frame_and_audio_only_files(tmp_path, ffmpeg):
 def test_unknown_camera_lists_the_cameras_that_open():
     with pytest.raises(InputError, match=r"camera 57 does not open; cameras that open: "):
         CameraSource(57)
+
+
+def test_damaged_frames_are_skipped_and_reported(tmp_path):
+    import badfiles
+
+    clean = clip("front_highbar_squat_1rep__trutadan.mp4")
+    with VideoFileSource(clean) as src:
+        ref = [f.time_s for f in src]
+        assert src.damage_report() is None
+    with VideoFileSource(badfiles.make_corrupt_middle(tmp_path, clean)) as src:
+        t = [f.time_s for f in src]
+        report = src.damage_report()
+    assert len(t) < 0.9 * len(ref) and report and "truncated or damaged" in report
+    assert t[-1] == pytest.approx(ref[-1], abs=1e-3)  # decoding went on after the damage
+    assert set(np.round(t, 3)) <= set(np.round(ref, 3))  # the frames it gave are true frames, at their times
+
+
+def test_read_ahead_is_capped_in_bytes():
+    from valgus_cam.capture import READ_AHEAD_BYTES, read_ahead_depth
+
+    assert read_ahead_depth(1280 * 720 * 3) == 8
+    assert read_ahead_depth(3840 * 2160 * 3) * 3840 * 2160 * 3 <= READ_AHEAD_BYTES
+    assert read_ahead_depth(10**10) == 2

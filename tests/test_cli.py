@@ -136,14 +136,23 @@ def test_analyze_writes_frames_csv(tmp_path, lite_model):
 
 def test_analyze_side_view_says_fppa_not_measurable(tmp_path, lite_model):
     import csv
+    import json
 
     out = tmp_path / "side"
     res = run_cli("analyze", str(clip("side_squat_2reps__toshineb.mp4")), "--out", str(out), "--model", "lite",
                   "--no-progress")
     assert res.returncode == 0, res.stderr
-    assert "FPPA is not measurable" in res.stdout
+    assert "FPPA, knee separation and sideways trunk lean are not measurable (they need a front view)" in res.stdout
     rows = list(csv.DictReader((out / "frames.csv").open()))
-    assert all(r["fppa_left_deg"] == "" and r["fppa_frontal_right_deg"] == "" for r in rows)
+    assert all(r["fppa_left_deg"] == "" and r["fppa_frontal_right_deg"] == "" and r["trunk_lean_deg"] == ""
+               and r["knee_ankle_separation_ratio"] == "" for r in rows)
+    # the reps are still counted, and judged "unmeasurable", never failed on frontal-plane numbers
+    doc = json.loads((out / "reps.json").read_text())
+    assert doc["view"] == "sagittal" and doc["measurable"] is False
+    assert len(doc["reps"]) == 2
+    for r in doc["reps"]:
+        assert r["verdict"] == "unmeasurable" and r["reasons"] == [] and r["not_measured"]
+        assert r["trunk_lean_deg"] is None and r["knee_separation_ratio"] is None
 
 
 def test_analyze_bad_input_is_one_line(tmp_path):

@@ -109,3 +109,33 @@ def test_label_flip_guard_fixes_brief_flips_and_accepts_real_turns():
     # swapping is an involution and moves world landmarks too
     p = _toy_pose(1)
     assert np.array_equal(p.swapped().swapped().xy_px, p.xy_px)
+
+
+def test_raw_landmarker_jumps_to_the_other_person(lite_model):
+    """The two-person composite of tests/test_bad_inputs.py (two-people row) is a real test:
+    MediaPipe's one-person landmarker alone, without identity keeping, ends up on the other person
+    (hips in the right half) after the subject leaves — what the two-people row must not do."""
+    import badfiles
+
+    xs = []
+    video = badfiles.cached(badfiles.make_two_people)()
+    with VideoFileSource(video) as src, PoseEstimator(lite_model, keep_identity=False) as est:
+        for f in src:
+            p = est.detect(f.image_bgr, f.time_s)
+            xs.append(np.nan if p is None else (p.xy_px[23, 0] + p.xy_px[24, 0]) / 2)
+    xs = np.array(xs)
+    assert (xs[-60:] > 480).mean() > 0.9  # the last 2 s: the other person
+
+
+def test_large_frames_are_shrunk_for_mediapipe_but_landmarks_stay_in_their_pixels(lite_model):
+    import cv2
+
+    with VideoFileSource(clip("front_dumbbell_squat_5reps__nowva.mp4")) as src:
+        frame = next(iter(src)).image_bgr  # 1280x720
+    uhd = cv2.resize(frame, (3840, 2160), interpolation=cv2.INTER_CUBIC)
+    with PoseEstimator(lite_model, mode=RunningMode.IMAGE) as est:
+        small, big = est.detect(frame), est.detect(uhd)
+    assert big.image_wh == (3840, 2160)
+    legs = [LM[f"{s}_{j}"] for s in ("left", "right") for j in ("hip", "knee", "ankle")]
+    err = np.linalg.norm(big.xy_px[legs] / 3 - small.xy_px[legs], axis=1)
+    assert err.max() < 6, err  # px of the 1280x720 frame

@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import InputError
 from .measures import FrameMeasures, LandmarkSeries
-from .pipeline import ClipAnalysis
+from .pipeline import ClipAnalysis, ClipFacts
 from .verdicts import Thresholds
 
 
@@ -90,6 +90,7 @@ def analyze(path: str | Path, *, out: str | Path | None = None, test: str = "aut
         thresholds = load_thresholds(config, sex=sex)  # a bad config fails before any work
     out_dir = Path(out) if out is not None else Path("valgus-out") / input_stem(spec)
     files: list[Path] = []
+    facts = None
     if landmarks is not None:
         from .capture import open_source
 
@@ -104,13 +105,14 @@ def analyze(path: str | Path, *, out: str | Path | None = None, test: str = "aut
         series, index, model_name = LandmarkSeries.from_table(table, wh), table.frame, Path(landmarks).name
     else:
         lm_csv = out_dir / "landmarks.csv" if write else None
+        facts = ClipFacts()
         series, index, model_name, rate = run_pose(spec, lm_csv, model=model, fps=fps, progress=progress,
-                                                   estimator=estimator)
+                                                   estimator=estimator, facts=facts)
         if lm_csv is not None:
             files.append(lm_csv)
     if len(index) == 0:
         raise InputError(f"no frames could be read from {spec}")
-    a = analyse_clip(series, thresholds, test=test, stance=stance, height_cm=height_cm)
+    a = analyse_clip(series, thresholds, test=test, stance=stance, height_cm=height_cm, facts=facts)
     result = AnalyzeResult(spec, float(rate), np.asarray(index, int), series, a, model_name,
                            out_dir if write else None, files)
     if write:
@@ -132,9 +134,10 @@ def analyze(path: str | Path, *, out: str | Path | None = None, test: str = "aut
 
 
 def run_pose(spec: str, landmarks_csv: Path | None, *, model=None, fps: float | None = None, progress: bool = False,
-             estimator=None, on_frame: Callable | None = None):
+             estimator=None, on_frame: Callable | None = None, facts: ClipFacts | None = None):
     """Pose on every frame of a recorded clip (landmarks also written to ``landmarks_csv`` unless
-    None). Returns (series, frame indices, model file name, fps)."""
+    None). Returns (series, frame indices, model file name, fps); ``facts``, if given, is filled
+    with what else the pass saw (subject lost, people in view, damage, brightness)."""
     import contextlib
 
     from tqdm import tqdm
@@ -153,7 +156,7 @@ def run_pose(spec: str, landmarks_csv: Path | None, *, model=None, fps: float | 
     except BaseException:
         source.close()
         raise
-    times, poses, index = [], [], []
+    times, poses, index, lost, brightness = [], [], [], [], []
     with contextlib.ExitStack() as stack:
         stack.enter_context(source)
         if estimator is None:
@@ -170,10 +173,17 @@ def run_pose(spec: str, landmarks_csv: Path | None, *, model=None, fps: float | 
             times.append(frame.time_s)
             poses.append(pose)
             index.append(frame.index)
+            lost.append(bool(getattr(estimator, "subject_lost", False)))
+            brightness.append(float(np.percentile(frame.image_bgr[::16, ::16], 95)))
             bar.update(1)
             if on_frame is not None:
                 on_frame(frame, pose)
         wh, rate = source.size_wh, source.fps
+    if facts is not None:
+        facts.subject_lost = np.asarray(lost, bool)
+        facts.people_seen = int(getattr(estimator, "people_seen", 0))
+        facts.damage = source.damage_report() if hasattr(source, "damage_report") else None
+        facts.brightness = float(np.median(brightness)) if brightness else None
     name = estimator.model_path.name if hasattr(estimator, "model_path") else str(model_path)
     return LandmarkSeries.from_poses(times, poses, wh), np.asarray(index, int), name, rate
 

@@ -26,13 +26,19 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-import cv2
+import cv2  # FFmpeg's own log lines (e.g. "Invalid NAL unit size" on a damaged file) are silenced in __init__
 import numpy as np
 
 from .errors import InputError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 _END = object()
+READ_AHEAD_BYTES = 64 * 2**20  # read-ahead memory cap: 8 frames up to 1080p, 2 frames of 4K (UHD)
+
+
+def read_ahead_depth(frame_bytes: int, most: int = 8, least: int = 2, budget: int = READ_AHEAD_BYTES) -> int:
+    """Queue depth for frames of ``frame_bytes``: at most ``most``, within ``budget`` bytes, at least ``least``."""
+    return int(max(least, min(most, budget // max(1, frame_bytes))))
 
 
 class Frame(NamedTuple):
@@ -161,7 +167,15 @@ def _check_file(path: Path) -> None:
 
 
 class VideoFileSource(FrameSource):
-    """A video file decoded by OpenCV's FFmpeg backend, rotation metadata applied."""
+    """A video file decoded by OpenCV's FFmpeg backend, rotation metadata applied.
+
+    A frame that fails to decode (a damaged stretch of the file) is skipped and decoding goes on
+    with the next one that does; ``decode_failures`` counts the failed reads, ``decoded`` the
+    frames delivered, and :meth:`damage_report` says in one sentence when the file looks truncated
+    or damaged (fewer frames decoded than its header lists). Memory: the read-ahead holds at most
+    ``read_ahead`` frames and at most ``READ_AHEAD_BYTES`` of them (2 frames of a 4K video)."""
+
+    MAX_CONSECUTIVE_FAILURES = 64  # failed reads in a row before the end of a damaged file is assumed
 
     def __init__(self, path: str | os.PathLike, *, read_ahead: int = 8):
         self.path = Path(path)
@@ -184,8 +198,18 @@ class VideoFileSource(FrameSource):
         n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self.frame_count = n if n > 0 else None
         self.size_wh = (first.shape[1], first.shape[0])
-        self._read_ahead = read_ahead
+        self._read_ahead = read_ahead_depth(first.nbytes, most=read_ahead)
         self._reader: _ReadAhead | None = None
+        self.decoded = 0  # frames delivered so far
+        self.decode_failures = 0  # reads that failed before the end (damaged frames skipped)
+
+    def damage_report(self) -> str | None:
+        """After iterating: one sentence if fewer frames decoded than the header lists (< 90%), else None."""
+        n = self.frame_count
+        if not n or self.decoded >= 0.9 * n:
+            return None
+        return (f"only {self.decoded} of the {n} frames the video's header lists could be decoded: "
+                f"the file is truncated or damaged")
 
     def _pos_s(self, cap, prev_s: float | None, index: int) -> float:
         """Presentation time of the frame just read; falls back to the nominal rate if the
@@ -202,14 +226,24 @@ class VideoFileSource(FrameSource):
         image, t = self._first
         self._first = None
         index = 0
+        self.decoded = 1
         if not emit(Frame(image, index, t)):
             return
         cap = self._cap
+        failures = 0
         while not stop.is_set():
             ok, image = cap.read()
             if not ok or image is None:
-                return
+                # the end, or a damaged frame: go on while the header promises more frames
+                failures += 1
+                if (not self.frame_count or self.decoded + self.decode_failures + 1 >= self.frame_count
+                        or failures > self.MAX_CONSECUTIVE_FAILURES):
+                    return
+                self.decode_failures += 1
+                continue
+            failures = 0
             index += 1
+            self.decoded += 1
             t = self._pos_s(cap, t, index)
             if not emit(Frame(image, index, t)):
                 return

@@ -7,8 +7,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from . import __version__
 from .errors import InputError, ValgusCamError
 
@@ -146,12 +144,21 @@ def cmd_landmarks(args) -> int:
         raise InputError(f"no frames could be read from {args.input}")
     print(f"{out}: {stats.frames} frames, person detected in {stats.detected} "
           f"({100 * stats.detection_rate:.1f}%), {stats.processed_fps:.1f} frames/s, model {model_path.name}")
+    damage = source.damage_report() if hasattr(source, "damage_report") else None
+    if damage:
+        print(f"  warning: {damage}")
+    if estimator.people_seen >= 2:
+        print(f"  warning: more than one person was in view: the subject (the first person found) was followed by "
+              f"position and size; {estimator.tracker.lost_frames} frames with only somebody else are written "
+              "as not detected")
     if stats.interrupted:
         print("valgus-cam: interrupted; the frames captured so far were saved", file=sys.stderr)
     return 0
 
 
 def cmd_analyze(args) -> int:
+    import numpy as np
+
     from .api import analyze
     from .report import clip_table, guidance_text
 

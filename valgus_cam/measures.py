@@ -9,6 +9,10 @@ Trust gates (a gated value is NaN, and the reason is kept):
   that) or foreshortened below ``min_thigh_fraction`` of its standing length (the deep-squat trap:
   a thigh pointing at the camera swings the 2D angle to ±100°);
 * visibility: hip, knee and ankle of the leg with MediaPipe visibility ≥ ``min_visibility``.
+
+The other frontal-plane measures (pelvic obliquity, trunk lean, knee-separation ratios, knee over
+the foot, foot turn-out) are refused with FPPA when the view is not frontal (side-on they measure
+nothing) or when neither leg passes the size gate (the person is too small in the frame).
 """
 
 from __future__ import annotations
@@ -111,6 +115,11 @@ class FrameMeasures:
     camera_roll_deg: float
     baseline: slice
     warnings: list[str] = field(default_factory=list)
+    leg_px: float = float("nan")  # standing hip→ankle image length (px), mean of the legs; NaN: nobody
+
+    FRONTAL_PLANE = ("pelvic_obliquity_deg", "trunk_lean_deg", "knee_ankle_separation_ratio",
+                     "knee_hip_separation_ratio", "knee_over_foot_left", "knee_over_foot_right",
+                     "foot_turnout_left_deg", "foot_turnout_right_deg")  # refused with FPPA (see above)
 
     CSV_COLUMNS = ("fppa_left_deg", "fppa_right_deg", "fppa_frontal_left_deg", "fppa_frontal_right_deg",
                    "body_yaw_deg", "pelvic_obliquity_deg", "trunk_lean_deg", "knee_flexion_left_deg",
@@ -208,6 +217,7 @@ def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) 
         pt("left_hip"), pt("right_hip"), gates.hip_width_scale,
         gates.hip_yaw_shift * np.tan(np.radians(yaw_value if np.isfinite(yaw_value) else 0.0)))))
     fppa, fppa_frontal, flex = {}, {}, {}
+    sized_legs, seg0 = 0, []
     for side, other in (("left", "right"), ("right", "left")):
         hip, knee, ankle, ohip = (hjc[side], pt(f"{side}_knee"), pt(f"{side}_ankle"), hjc[other])
         raw = g.fppa_deg(hip, knee, ankle, ohip)
@@ -217,6 +227,8 @@ def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) 
         shank0 = np.nanmedian(shank[base]) if has_base else np.nanmax(shank)
         visible = np.all([s.vis(f"{side}_{j}") >= gates.min_visibility for j in ("hip", "knee", "ankle")], axis=0)
         sized = (thigh0 >= gates.min_segment_px) & (shank0 >= gates.min_segment_px)
+        sized_legs += bool(sized)
+        seg0 += [thigh0, shank0]
         ok = sized & (thigh >= gates.min_thigh_fraction * thigh0) & visible
         if view != "frontal":
             ok &= False
@@ -232,11 +244,18 @@ def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) 
         frontal = cond(frontal)
         plausible = np.abs(frontal) <= gates.max_abs_frontal_fppa_deg
         fppa_frontal[side] = np.where(ok & yaw_ok & plausible, frontal, np.nan)
-        if det.any() and ok[det].mean() < 0.5 and view == "frontal":
+        if det.any() and ok[det].mean() < 0.5 and view == "frontal" and sized:
             warnings.append(f"{side} knee: FPPA gated out in {1 - ok[det].mean():.0%} of frames "
-                            f"(leg too small, foreshortened or not visible)")
-    if view != "frontal":
-        warnings.append(f"{view} view (shoulder/hip width {ratio:.2f} of torso length): FPPA is not measurable")
+                            f"(leg foreshortened or not visible)")
+    too_small = det.any() and sized_legs == 0
+    if view not in ("frontal", "unknown"):
+        warnings.append(f"{view} view (shoulder/hip width {ratio:.2f} of torso length): FPPA, knee separation and "
+                        "sideways trunk lean are not measurable (they need a front view)")
+    elif too_small:
+        seg = np.nanmin(seg0) if np.isfinite(seg0).any() else float("nan")
+        warnings.append(f"person too small in the frame (shortest leg segment {seg:.0f} px, at least "
+                        f"{gates.min_segment_px:.0f} px needed): knee angles, knee separation and trunk lean "
+                        "not measured; move the camera closer")
 
     obl = cond(g.pelvic_obliquity_deg(s.p("left_hip"), s.p("right_hip")) + roll)
     lean = cond(g.trunk_lean_deg(s.p("left_hip"), s.p("right_hip"), s.p("left_shoulder"), s.p("right_shoulder"))
@@ -257,6 +276,14 @@ def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) 
         lift = s.p(f"{other}_ankle")[:, 1] - s.p(f"{side}_ankle")[:, 1]  # image y is down
         base_lift = np.nanmedian(lift[base]) if has_base else 0.0
         extra[f"free_foot_height_{side}"] = cond((lift - base_lift) / shank0)
+    if view != "frontal" or too_small:  # frontal-plane measures mean nothing side-on or on a tiny person
+        obl, lean, ka, kh = (np.full(len(t), np.nan) for _ in range(4))
+        for k in ("knee_over_foot_left", "knee_over_foot_right", "foot_turnout_left_deg", "foot_turnout_right_deg"):
+            extra[k] = np.full(len(t), np.nan)
+    leg = [np.linalg.norm(s.p(f"{side}_ankle") - s.p(f"{side}_hip"), axis=-1) for side in ("left", "right")]
+    leg = np.nanmean(leg, axis=0)
+    leg_px = float(np.nanmedian(leg[base] if has_base and np.isfinite(leg[base]).any() else leg)) \
+        if np.isfinite(leg).any() else float("nan")
     return FrameMeasures(
         **extra,
         time_s=t, detected=det, fppa_left_deg=fppa["left"], fppa_right_deg=fppa["right"],
@@ -265,7 +292,7 @@ def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) 
         knee_flexion_left_deg=flex["left"], knee_flexion_right_deg=flex["right"],
         knee_ankle_separation_ratio=cond(ka), knee_hip_separation_ratio=cond(kh),
         hands_on_hips=np.where(det, hands.astype(float), np.nan), view=view, width_ratio=ratio, camera_roll_deg=roll,
-        baseline=base, warnings=warnings)
+        baseline=base, warnings=warnings, leg_px=leg_px)
 
 
 def body_yaw_deg(s: LandmarkSeries, base: slice, mirrored: bool = False, cues: tuple[str, ...] = ("hips", "feet")

@@ -55,13 +55,30 @@ def _manifest_path() -> Path:
     raise ModelError("the model manifest is missing from the installation (models/manifest.json)")
 
 
+def _read_manifest() -> dict:
+    path = _manifest_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelError(f"the model manifest {path} cannot be read: {e}") from None
+    if not isinstance(data, dict):
+        raise ModelError(f"the model manifest {path} is damaged (not a JSON object)")
+    return data
+
+
 def load_manifest() -> dict[str, ModelSpec]:
-    data = json.loads(_manifest_path().read_text(encoding="utf-8"))
-    return {name: ModelSpec(name=name, **entry) for name, entry in data["models"].items()}
+    data = _read_manifest()
+    try:
+        return {name: ModelSpec(name=name, **entry) for name, entry in data["models"].items()}
+    except (KeyError, TypeError, AttributeError) as e:
+        raise ModelError(f"the model manifest {_manifest_path()} is damaged: {type(e).__name__}: {e}") from None
 
 
 def default_model_name() -> str:
-    return json.loads(_manifest_path().read_text(encoding="utf-8"))["default"]
+    name = _read_manifest().get("default")
+    if not isinstance(name, str):
+        raise ModelError(f"the model manifest {_manifest_path()} names no default model")
+    return name
 
 
 def cache_dir() -> Path:

@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from .capture import Frame, FrameSource
 from .pose import Pose, PoseEstimator
 
@@ -82,6 +84,61 @@ def run_landmarks(source: FrameSource, estimator: PoseEstimator, writer,
 # ----------------------------------------------------------------------------------------------
 # analysis of a whole clip: landmarks → geometry → reps → verdicts
 # ----------------------------------------------------------------------------------------------
+MIN_REP_LEG_PX = 30.0  # reps are not counted on a smaller person: 1 px of landmark jitter is 3% of
+# the leg, half the 6% descent a rep needs
+MIN_ABSENCE_S = 0.5  # a stretch without the subject at least this long is reported
+DARK_BRIGHTNESS = 40.0  # a video whose brighter parts (95th percentile of the pixel values) stay
+# under this (of 255) is called very dark: a black border or background alone does not make it so
+
+
+@dataclass(slots=True)
+class ClipFacts:
+    """What the pose pass saw besides the landmarks (filled by ``api.run_pose``): the frames where
+    people were found but not the subject, the most people in one frame, the decoder's damage
+    report and the brightness (95th percentile of the pixel values, 0-255, median over frames)."""
+
+    subject_lost: np.ndarray | None = None  # (n,) bool
+    people_seen: int = 0
+    damage: str | None = None
+    brightness: float | None = None
+
+
+def absence_spans(time_s: np.ndarray, absent: np.ndarray, min_s: float = MIN_ABSENCE_S) -> list[tuple[int, int]]:
+    """(first, last) frame indices of each run of ``absent`` frames lasting at least ``min_s``
+    (from the last frame before to the first frame after) and lying between present frames."""
+    absent = np.asarray(absent, bool)
+    present = np.flatnonzero(~absent)
+    spans = []
+    if len(present) < 2:
+        return spans
+    for a, b in zip(present[:-1], present[1:]):
+        if b - a > 1 and time_s[b] - time_s[a] >= min_s:
+            spans.append((int(a + 1), int(b - 1)))
+    return spans
+
+
+def _span_text(t: np.ndarray, first: int, last: int) -> str:
+    a, b = t[first], t[min(last + 1, len(t) - 1)]
+    return f"from {a:.1f} s to {b:.1f} s ({b - a:.1f} s)"
+
+
+def presence_warnings(time_s: np.ndarray, detected: np.ndarray, facts: ClipFacts | None) -> list[str]:
+    """Where the subject was out of view (or hidden while somebody else was in view), in words."""
+    t = np.asarray(time_s, float)
+    lost = facts.subject_lost if facts is not None and facts.subject_lost is not None else np.zeros(len(t), bool)
+    out = []
+    if facts is not None and facts.people_seen >= 2:
+        out.append("more than one person was in view: the subject (the first person found) was followed by "
+                   "position and size")
+    for first, last in absence_spans(t, ~np.asarray(detected, bool)):
+        if lost[first:last + 1].any():
+            out.append(f"the subject was out of view {_span_text(t, first, last)} while somebody else was: "
+                       "not measured there")
+        else:
+            out.append(f"nobody in view {_span_text(t, first, last)}: not measured there")
+    return out
+
+
 @dataclass(slots=True)
 class ClipAnalysis:
     measures: "FrameMeasures"
@@ -118,14 +175,15 @@ class ClipAnalysis:
 
 
 def analyse_clip(series: "LandmarkSeries", thresholds: "Thresholds | None" = None, test: str = "auto",
-                 stance: str = "auto", gates: "GateConfig | None" = None, height_cm: float | None = None
-                 ) -> ClipAnalysis:
+                 stance: str = "auto", gates: "GateConfig | None" = None, height_cm: float | None = None,
+                 facts: ClipFacts | None = None) -> ClipAnalysis:
     """Landmarks of a clip → per-frame measures → reps → per-rep verdicts and a summary.
 
     ``test``: "auto" | "squat" (double-leg) | "single-leg" | "standing" (standing alignment: one
     hold, ``valgus_cam.standing``) | "landing" (jump landings, ``valgus_cam.landing``);
     ``stance``: "auto" | "left" | "right" (the stance leg of single-leg reps, when the automatic
-    one is wrong); ``height_cm``: body height for the standing check's centimetres."""
+    one is wrong); ``height_cm``: body height for the standing check's centimetres. ``facts``: what
+    the pose pass saw (damage, brightness, another person), turned into warnings."""
     import warnings as _warnings
     from dataclasses import replace
 
@@ -142,7 +200,8 @@ def analyse_clip(series: "LandmarkSeries", thresholds: "Thresholds | None" = Non
     with _warnings.catch_warnings():  # all-NaN stretches (nobody in view) are expected, not news
         _warnings.simplefilter("ignore", RuntimeWarning)
         m = compute_frame_measures(series, gates or GateConfig())
-        reps = analyse_reps(series.time_s, series.xy_px)
+        tiny = bool(m.detected.any()) and not m.leg_px >= MIN_REP_LEG_PX
+        reps = [] if tiny else analyse_reps(series.time_s, series.xy_px)
     if test == "squat":
         reps = [replace(r, stance="both") for r in reps]
     elif test == "single-leg" or stance != "auto":
@@ -153,11 +212,25 @@ def analyse_clip(series: "LandmarkSeries", thresholds: "Thresholds | None" = Non
     events = [rep_events(series, hands, r) for r in reps]
     results = score_reps(m, reps, events, thresholds)
     summary = summarise(results, thresholds)
-    warnings = list(m.warnings)
+    warnings = [facts.damage] if facts is not None and facts.damage else []
+    t = series.time_s
+    dark = facts is not None and facts.brightness is not None and facts.brightness < DARK_BRIGHTNESS
+    dark_txt = (f" (the video is very dark: even its brighter parts reach only {facts.brightness:.0f} of 255)"
+                if dark else "")
     if not m.detected.any():
-        warnings = ["nobody was found in the video"]
-    elif not reps:
-        warnings.append("no squat rep was seen (a rep needs a still start, a descent of at least ~6% of leg "
-                        "length and a return)")
+        warnings.append("nobody was found in the video" + dark_txt)
+    else:
+        warnings += m.warnings
+        if m.detected.mean() < 0.5 and dark:
+            warnings.append(f"the person was found in only {m.detected.mean():.0%} of the frames{dark_txt}")
+        warnings += presence_warnings(t, m.detected, facts)
+        if tiny:
+            warnings.append(f"person too small in the frame to count reps (legs about {m.leg_px:.0f} px long, "
+                            f"at least {MIN_REP_LEG_PX:.0f} px needed)")
+        elif not reps:
+            duration = float(t[-1] - t[0]) if len(t) else 0.0
+            why = (f"the clip is only {duration:.1f} s long" if duration < 1.0 else
+                   "a rep needs a still start, a descent of at least ~6% of leg length and a return")
+            warnings.append(f"no squat rep was seen ({why})")
     warnings += summary.notes
     return ClipAnalysis(m, reps, results, summary, kind, thresholds, warnings)

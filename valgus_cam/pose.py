@@ -27,6 +27,7 @@ os.environ.setdefault("GLOG_minloglevel", "2")  # silence MediaPipe's C++ INFO/W
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from .landmarks import LANDMARK_NAMES, LM, MIRROR, N_LANDMARKS  # noqa: F401  (re-exported)
+from .tracking import SubjectTracker, blob
 
 
 @contextmanager
@@ -133,12 +134,24 @@ class PoseEstimator:
 
     In VIDEO mode ``detect`` needs the frame's time; timestamps handed to MediaPipe are integer
     milliseconds made strictly increasing (MediaPipe rejects repeats).
+
+    Identity (VIDEO mode, ``keep_identity``): the subject is the first person found, followed by
+    position and size (:class:`~valgus_cam.tracking.SubjectTracker`). The landmarker looks for one
+    person (MediaPipe's ``num_poses=1``: cheapest, and what every single-person clip gets) until
+    the person it returns has not been the subject for ``SWITCH_AFTER_S`` (it switched to somebody
+    else; shorter refusals are landmark glitches of a small or blurred person); from then on, for
+    the rest of the stream, it looks for two and keeps the one that is the subject. A frame where
+    people are found but not the subject gives None and sets ``subject_lost``; ``people_seen`` is
+    the most people found in one frame.
     """
+
+    SWITCH_AFTER_S = 0.2
+    MAX_SIDE_PX = 1920  # larger frames are shrunk (INTER_AREA) before MediaPipe sees them; see detect
 
     def __init__(self, model_path: str | os.PathLike, *, mode: RunningMode | str = RunningMode.VIDEO,
                  min_detection_confidence: float = 0.5, min_presence_confidence: float = 0.5,
                  min_tracking_confidence: float = 0.5, segmentation_masks: bool = False,
-                 fix_label_flips: bool = True):
+                 fix_label_flips: bool = True, keep_identity: bool = True):
         from mediapipe.tasks.python import BaseOptions, vision
 
         self.mode = RunningMode(mode)
@@ -154,6 +167,7 @@ class PoseEstimator:
             output_segmentation_masks=segmentation_masks,
         )
         self._options, self._fix_label_flips = options, fix_label_flips
+        self._keep_identity = keep_identity and self.mode is RunningMode.VIDEO
         self._landmarker = None
         self.reset()
 
@@ -162,38 +176,83 @@ class PoseEstimator:
         that a clip gives the same landmarks whether or not the estimator saw another clip before.
         Re-creating the graph takes ~0.1 s; the model file is read once per process by MediaPipe's
         first load."""
+        self._create(self._options)
+        self._last_ms = -1
+        self.flip_guard = LabelFlipGuard() if self._fix_label_flips and self.mode is RunningMode.VIDEO else None
+        self.tracker = SubjectTracker() if self._keep_identity else None
+        self.multi_person = False  # looking for two people (since the landmarker switched person once)
+        self.subject_lost = False  # the last frame: people found, none of them the subject
+        self._refused_since: float | None = None
+
+    @property
+    def people_seen(self) -> int:
+        return self.tracker.people_seen if self.tracker is not None else 0
+
+    def _create(self, options) -> None:
         from mediapipe.tasks.python import vision
 
         self.close()
         try:
             with _native_stderr_captured():
-                self._landmarker = vision.PoseLandmarker.create_from_options(self._options)
+                self._landmarker = vision.PoseLandmarker.create_from_options(options)
         except (RuntimeError, ValueError, OSError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ModelError(f"MediaPipe cannot load the model {self.model_path}: {first}") from None
-        self._last_ms = -1
         self._frames = 0
-        self.flip_guard = LabelFlipGuard() if self._fix_label_flips and self.mode is RunningMode.VIDEO else None
 
     def detect(self, image_bgr: np.ndarray, time_s: float | None = None) -> Pose | None:
-        """Landmarks of the person in ``image_bgr`` (uint8 BGR), or None when nobody is found."""
+        """Landmarks of the subject in ``image_bgr`` (uint8 BGR), or None when nobody is found (or,
+        with ``subject_lost`` set, only somebody else)."""
         import mediapipe as mp
 
+        h, w = image_bgr.shape[:2]
+        if max(h, w) > self.MAX_SIDE_PX:
+            # MediaPipe's models see 224-256 px crops; a 4K frame would only cost it time and ~10
+            # full-size copies of memory. Normalised coordinates keep the aspect ratio, so the pixel
+            # coordinates below are still those of the original frame.
+            k = self.MAX_SIDE_PX / max(h, w)
+            image_bgr = cv2.resize(image_bgr, (max(1, round(w * k)), max(1, round(h * k))),
+                                   interpolation=cv2.INTER_AREA)
         rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
+        poses = self._poses(image, time_s, w, h)
+        if self.tracker is None:
+            pose = poses[0] if poses else None
+        else:
+            t = self._last_ms / 1000.0 if time_s is None else float(time_s)
+            if not self.multi_person and self.tracker.check([blob(p.xy_px, t) for p in poses], t).lost:
+                self._refused_since = t if self._refused_since is None else self._refused_since
+                if t - self._refused_since >= self.SWITCH_AFTER_S:
+                    # the one-person landmarker switched to somebody else: look for two from now on
+                    self.look_for_two()
+                    poses = self._poses(image, time_s, w, h)
+            else:
+                self._refused_since = None
+            decision = self.tracker.update([blob(p.xy_px, t) for p in poses], t)
+            self.subject_lost = decision.lost
+            pose = poses[decision.index] if decision.index is not None else None
+        if pose is not None and self.flip_guard is not None:
+            pose = self.flip_guard(pose, self._last_ms / 1000.0)
+        return pose
+
+    def look_for_two(self) -> None:
+        """From the next frame on (until :meth:`reset`), find up to two people per frame (MediaPipe's
+        ``num_poses=2``: its person detector then runs on every frame in which fewer than two
+        people are tracked; ``benchmarks/identity.py`` measures the cost)."""
+        import dataclasses
+
+        if not self.multi_person:
+            self._create(dataclasses.replace(self._options, num_poses=2))
+            self.multi_person = True
+
+    def _poses(self, image, time_s: float | None, w: int, h: int) -> list[Pose]:
         if self._frames == 0:  # the graph logs its start-up warnings on the first frame
             with _native_stderr_captured():
                 result = self._run(image, time_s)
         else:
             result = self._run(image, time_s)
         self._frames += 1
-        if not result.pose_landmarks:
-            return None
-        h, w = image_bgr.shape[:2]
-        pose = _to_pose(result, 0, w, h)
-        if self.flip_guard is not None:
-            pose = self.flip_guard(pose, self._last_ms / 1000.0)
-        return pose
+        return [_to_pose(result, k, w, h) for k in range(len(result.pose_landmarks or ()))]
 
     def _run(self, image, time_s: float | None):
         if self.mode is RunningMode.VIDEO:
@@ -206,7 +265,9 @@ class PoseEstimator:
 
     def close(self) -> None:
         if self._landmarker is not None:
-            self._landmarker.close()
+            # a graph closed before its first frame finished (Ctrl-C) logs MediaPipe warnings
+            with _native_stderr_captured():
+                self._landmarker.close()
             self._landmarker = None
 
     def __enter__(self):
@@ -225,6 +286,8 @@ def _to_pose(result, k: int, width: int, height: int) -> Pose:
         mask = result.segmentation_masks[k].numpy_view().copy()
         if mask.ndim == 3:
             mask = mask[..., 0]
+        if mask.shape != (height, width):  # the frame was shrunk for MediaPipe
+            mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)
     xy = arr[:, :2] * np.array([width, height], dtype=np.float64)
     return Pose(xy_px=xy, z=arr[:, 2], visibility=arr[:, 3], presence=arr[:, 4],
                 world_xyz_m=world, image_wh=(width, height), segmentation_mask=mask)

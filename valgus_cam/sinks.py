@@ -126,20 +126,29 @@ def read_landmarks_csv(path: str | os.PathLike) -> LandmarkTable:
         raise InputError(f"not a valgus-cam landmark CSV (unexpected header): {path}")
     frames: dict[int, tuple[float, bool, np.ndarray]] = {}
     try:
-        for r in rows:
+        for line, r in enumerate(rows, start=2):
             if not r:
                 continue
             fi, t, det = int(r[0]), float(r[1]), r[2] == "1"
+            if fi < 0 or not np.isfinite(t):
+                raise ValueError(f"line {line}: frame {r[0]!r}, time {r[1]!r}")
             if header == LONG_COLUMNS:
                 entry = frames.setdefault(fi, (t, det, np.full((N_LANDMARKS, len(_FIELDS)), np.nan)))
                 lid = int(r[3])
+                if not 0 <= lid < N_LANDMARKS or len(r) != len(LONG_COLUMNS):
+                    raise ValueError(f"line {line}: landmark {r[3]!r}, {len(r)} columns")
                 if det:
                     entry[2][lid] = [float(v) for v in r[5:]]
             else:
+                if len(r) != len(WIDE_COLUMNS):
+                    raise ValueError(f"line {line}: {len(r)} columns, {len(WIDE_COLUMNS)} expected")
                 vals = np.array([float(v) if v else np.nan for v in r[3:]], dtype=float)
                 frames[fi] = (t, det, vals.reshape(N_LANDMARKS, len(_FIELDS)))
     except (ValueError, IndexError) as e:
         raise InputError(f"malformed landmark CSV {path}: {e}") from None
+    for fi, (_, det, vals) in frames.items():
+        if np.isinf(vals).any():
+            raise InputError(f"malformed landmark CSV {path}: frame {fi} has an infinite value")
     order = sorted(frames)
     return LandmarkTable(
         frame=np.array(order, dtype=int),
@@ -172,13 +181,19 @@ class VideoWriterSink:
     caller's work); written under a temporary name and renamed into place on a clean close.
 
     Codec: MPEG-4 Part 2 (``mp4v``), the encoder OpenCV's pip wheels ship (their FFmpeg has no
-    H.264 encoder); VLC, QuickTime, Windows and Android players play it."""
+    H.264 encoder); VLC, QuickTime, Windows and Android players play it.
+
+    OpenCV's writer does not report failed writes (a full disk): on close the file is opened again
+    and must hold every frame written, else it is discarded and :class:`OutputError` raised. The
+    queue holds at most ``queue_size`` frames and at most ``READ_AHEAD_BYTES`` of them."""
 
     def __init__(self, path: str | os.PathLike, fps: float, size_wh: tuple[int, int], queue_size: int = 16):
         import queue
         import threading
 
         import cv2
+
+        from .capture import read_ahead_depth
 
         self.path = Path(path)
         try:
@@ -193,7 +208,8 @@ class VideoWriterSink:
         if not self._writer.isOpened():
             self._tmp.unlink(missing_ok=True)
             raise OutputError(f"cannot open a video encoder for {self.path}")
-        self._q: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._q: queue.Queue = queue.Queue(maxsize=read_ahead_depth(3 * int(size_wh[0]) * int(size_wh[1]),
+                                                                    most=queue_size))
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="video-writer", daemon=True)
         self._thread.start()
@@ -222,6 +238,10 @@ class VideoWriterSink:
             self._q.put(None)
             self._thread.join()
         self._writer.release()
+        if keep and self._error is None and self.frames and not _holds_frames(self._tmp, self.frames):
+            self._tmp.unlink(missing_ok=True)
+            raise OutputError(f"cannot write {self.path}: the video encoder could not finish the file"
+                              f"{_space_note(self.path.parent)}")
         if keep and self._error is None and self.frames:
             try:
                 os.chmod(self._tmp, _umask_mode())
@@ -238,3 +258,26 @@ class VideoWriterSink:
 
     def __exit__(self, exc_type, *exc):
         self.close(keep=exc_type is None)
+
+
+def _holds_frames(path: Path, frames: int) -> bool:
+    """The video at ``path`` opens and its index lists ``frames`` frames (a write that failed for
+    want of space leaves a file without an index, or with fewer frames)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    try:
+        return cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) >= frames
+    finally:
+        cap.release()
+
+
+def _space_note(folder: Path) -> str:
+    import shutil
+
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return ""
+    return f" (no space left: {free // 1024} KiB free on its disk)" if free < 16 * 2**20 else \
+        " (disk full, file size limit or a write error)"

@@ -113,7 +113,10 @@ def load_thresholds(path: str | Path | None, **overrides) -> Thresholds:
             raise InputError(f"cannot read config file {p}: {e}") from None
         except tomllib.TOMLDecodeError as e:
             raise InputError(f"config file {p} is not valid TOML: {e}") from None
-        values = dict(doc.get("thresholds", {}), **{k: v for k, v in doc.items() if k != "thresholds"})
+        table = doc.get("thresholds", {})
+        if not isinstance(table, dict):
+            raise InputError(f"config file {p}: 'thresholds' must be a table ([thresholds]), not {table!r}")
+        values = dict(table, **{k: v for k, v in doc.items() if k != "thresholds"})
     values.update({k: v for k, v in overrides.items() if v is not None})
     known = {f.name: f for f in fields(Thresholds)}
     for k, v in values.items():
