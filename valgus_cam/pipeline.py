@@ -168,10 +168,13 @@ class ClipAnalysis:
 
     @property
     def measurable(self) -> bool:
-        """FPPA can be judged on at least one rep (or, without reps, the view allows it)."""
+        """FPPA can be judged on at least one rep (or, without reps, a frontal-plane knee angle was
+        measured somewhere in the clip)."""
         if self.records:
             return any(r.verdict != "unmeasurable" for r in self.records)
-        return self.measures.view == "frontal" and self.test not in ("standing", "landing")
+        m = self.measures
+        return (m.view == "frontal" and self.test not in ("standing", "landing")
+                and bool(np.isfinite(m.fppa_frontal_left_deg).any() or np.isfinite(m.fppa_frontal_right_deg).any()))
 
 
 def analyse_clip(series: "LandmarkSeries", thresholds: "Thresholds | None" = None, test: str = "auto",
