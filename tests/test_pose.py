@@ -109,3 +109,21 @@ def test_label_flip_guard_fixes_brief_flips_and_accepts_real_turns():
     # swapping is an involution and moves world landmarks too
     p = _toy_pose(1)
     assert np.array_equal(p.swapped().swapped().xy_px, p.xy_px)
+
+
+def test_live_stream_mode_gives_the_landmarks_of_video_mode(lite_model):
+    """LIVE_STREAM (asynchronous: submit, then the result from MediaPipe's thread) computes the same
+    landmarks as VIDEO mode on the same frames; results come back with their tags, in order."""
+    with VideoFileSource(clip("front_highbar_squat_1rep__trutadan.mp4")) as src:
+        frames = [f for f in src][:15]
+    with PoseEstimator(lite_model) as video, PoseEstimator(lite_model, mode=RunningMode.LIVE_STREAM) as live:
+        assert live.result(0) is None and live.in_flight == 0
+        for f in frames:
+            a = video.detect(f.image_bgr, f.time_s)
+            live.submit(f.image_bgr, f.time_s, tag=f.index)
+            assert live.in_flight == 1
+            tag, b = live.result(timeout_s=10.0)
+            assert tag == f.index and live.in_flight == 0
+            np.testing.assert_array_equal(a.xy_px, b.xy_px)
+        with pytest.raises(ValueError):
+            video.submit(frames[0].image_bgr, 1.0)

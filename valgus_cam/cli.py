@@ -171,21 +171,19 @@ def cmd_live(args) -> int:
     import signal
 
     from .live import LiveOptions, run_live
-    from .models import resolve_model
     from .verdicts import load_thresholds
 
     thresholds = load_thresholds(args.config, sex=args.sex)
-    model_path = resolve_model(args.model, progress=True)
     opts = LiveOptions(camera=args.camera, realtime=args.realtime, test=args.test, stance=args.stance,
                        record=args.record, mirror=args.mirror, headless=args.headless, inference=args.inference,
-                       thresholds=thresholds, sound=args.sound, max_seconds=args.max_seconds)
+                       model=args.model, thresholds=thresholds, sound=args.sound, max_seconds=args.max_seconds)
 
     def _term(signum, frame):  # a polite kill ends the session like Ctrl-C: everything saved
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, _term)
     try:
-        result = run_live(opts, model_path=model_path)
+        result = run_live(opts)
     finally:
         signal.signal(signal.SIGTERM, previous)
     print(result.summary_text)

@@ -30,7 +30,7 @@ import numpy as np
 
 from .annotate import (OKABE_ITO_BGR, OverlayFrame, Style, dark_box, draw_check, draw_cross, draw_overlay, put_text,
                        text_size)
-from .capture import EndOfStream, Frame, FrameSource, open_source
+from .capture import EndOfStream, Frame, FrameSource, RealtimeFileSource, open_source
 from .errors import InputError, OutputError
 from .overlay import BANNER_HOLD_S, _verdict
 from .pose import PoseEstimator, RunningMode, _native_stderr_captured
@@ -54,6 +54,7 @@ class LiveOptions:
     mirror: bool = True  # show the picture as a mirror (the analysis always sees the camera's image)
     headless: bool = False  # no window, no keys, no replay (tests, benchmarks, servers)
     inference: str = "video"  # "video" | "live_stream" (MediaPipe running mode)
+    model: str | None = None  # lite | full | heavy | a .task path (None: the default model)
     thresholds: Thresholds = field(default_factory=Thresholds)
     sound: bool = True  # a short beep per failed rep, where a player exists
     replay: bool = True  # slow-motion replay of the failed reps at the end (needs --record and a window)
@@ -488,7 +489,7 @@ def run_live(opts: LiveOptions, *, model_path: str | os.PathLike | None = None, 
     own_estimator = estimator is None
     try:
         if estimator is None:
-            path = model_path or resolve_model(None)
+            path = model_path or resolve_model(opts.model, progress=True)  # after the source: bad input first
             estimator = PoseEstimator(path, mode=RunningMode.LIVE_STREAM if opts.inference == "live_stream"
                                       else RunningMode.VIDEO)
         mode = estimator.mode.value
@@ -514,7 +515,7 @@ def run_live(opts: LiveOptions, *, model_path: str | os.PathLike | None = None, 
             tap.attach(recorder)
         if not opts.headless:
             window = Window(display_wh)
-        out(f"live: {src.name} ({W}x{H}, {fps:.0f} fps{', paced in real time' if opts.realtime and not src.is_live else ''}"
+        out(f"live: {src.name} ({W}x{H}, {fps:.0f} fps{', paced in real time' if isinstance(src, RealtimeFileSource) else ''}"
             f"), model {short_model} ({mode.replace('_', ' ')} mode)"
             + (f", recording to {opts.record}/" if recorder else "")
             + ("; press q in the window to stop" if window else ""))

@@ -62,8 +62,10 @@ class SessionRecorder:
         self.closed = False
 
     def _open(self, name: str):
+        # a buffer far larger than what accumulates between two flushes (~25 KB): the file only
+        # ever receives whole rows, so a killed session leaves no half-written last line
         try:
-            return open(self.dir / name, "w", newline="", encoding="utf-8")
+            return open(self.dir / name, "w", newline="", encoding="utf-8", buffering=1 << 20)
         except OSError as e:
             raise OutputError(f"cannot write {self.dir / name}: {e.strerror or e}") from None
 

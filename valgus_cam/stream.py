@@ -49,7 +49,7 @@ from .pose import Pose
 from .signals import OneEuroFilter
 from .verdicts import RepResult, Thresholds, detect_test, summarise
 
-GATE_ORDER = ("person", "feet", "size", "view", "still")
+GATE_ORDER = ("person", "view", "feet", "size", "still")  # the order the guide asks for them
 GATE_TODO = {  # what the person should do when the gate fails
     "person": "Step into the picture",
     "feet": "Step back until your feet are visible",
@@ -144,7 +144,8 @@ def check_gates(pose: Pose | None, image_wh: tuple[int, int], gates: GateConfig 
     if yaw_deg is None:
         yaw_deg = frame_yaw_deg(pose)
     frontal = g.classify_view(width_ratio) == "frontal"
-    yaw_ok = not math.isfinite(yaw_deg) or abs(yaw_deg) <= gates.max_yaw_deg
+    # the yaw estimate uses the feet: judged only when they are seen (else "feet" speaks first)
+    yaw_ok = not ok["feet"] or not math.isfinite(yaw_deg) or abs(yaw_deg) <= gates.max_yaw_deg
     ok["view"] = bool(frontal and yaw_ok)
     if frontal and not yaw_ok:
         detail["view"] = f"turned {abs(yaw_deg):.0f}° away, at most {gates.max_yaw_deg:.0f}°"
@@ -467,6 +468,11 @@ class LiveAnalyser:
     @property
     def phase(self) -> str:
         return "counting" if self._segment is not None else "setup"
+
+    @property
+    def buffered_frames(self) -> int:
+        """Frames of landmarks held for the re-analysis (bounded by ``pin_s + window_s + 5 s``)."""
+        return len(self._segment.t) if self._segment is not None else len(self._recent)
 
     @property
     def reference(self) -> StandingReference | None:
