@@ -115,12 +115,17 @@ def frame_yaw_deg(pose: Pose) -> float:
 
 def check_gates(pose: Pose | None, image_wh: tuple[int, int], gates: GateConfig = GateConfig(),
                 min_visibility: float = 0.5, width_ratio: float | None = None, yaw_deg: float | None = None,
-                size: bool = True) -> GateCheck:
-    """Person, feet (lower body visible and inside the image), size (thigh and shank of both legs
-    ≥ ``gates.min_segment_px``) and view (frontal, yaw within ``gates.max_yaw_deg``) for one frame.
-    ``width_ratio`` / ``yaw_deg`` override this frame's values (the caller passes recent medians).
-    ``size=False`` skips the size gate: while squatting the thighs foreshorten, and the gate is on
-    the standing lengths (checked at calibration), as in ``compute_frame_measures``."""
+                counting: bool = False) -> GateCheck:
+    """Person, feet (hips, knees, ankles, heels and toes of both legs visible and inside the
+    image), size (thigh and shank of both legs ≥ ``gates.min_segment_px``) and view (frontal, yaw
+    within ``gates.max_yaw_deg``) for one frame. ``width_ratio`` / ``yaw_deg`` override this
+    frame's values (the caller passes recent medians).
+
+    ``counting=True`` (after calibration) relaxes three gates: size is skipped (while squatting the
+    thighs foreshorten; the gate is on the standing lengths, checked at calibration, as in
+    ``compute_frame_measures``); feet needs every lower-body point inside the picture but only one
+    leg *visible* (a single-leg squat's free foot held behind the stance leg is hidden); view checks
+    the side-on test only, not the yaw (fixed at calibration)."""
     ok = {"person": pose is not None}
     detail: dict = {}
     if pose is None:
@@ -129,8 +134,13 @@ def check_gates(pose: Pose | None, image_wh: tuple[int, int], gates: GateConfig 
     xy, vis = pose.xy_px, pose.visibility
     pts = xy[list(_LOWER_BODY)]
     inside = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
-    ok["feet"] = bool(np.all(inside & (vis[list(_LOWER_BODY)] >= min_visibility)))
-    if size:
+    seen = vis[list(_LOWER_BODY)] >= min_visibility
+    if counting:
+        half = len(_LOWER_BODY) // 2  # left leg first, then right
+        ok["feet"] = bool(inside.all() and (seen[:half].all() or seen[half:].all()))
+    else:
+        ok["feet"] = bool(np.all(inside & seen))
+    if not counting:
         seg = []
         for s in ("left", "right"):
             seg.append(float(np.linalg.norm(xy[LM[f"{s}_knee"]] - xy[LM[f"{s}_hip"]])))
@@ -144,8 +154,10 @@ def check_gates(pose: Pose | None, image_wh: tuple[int, int], gates: GateConfig 
     if yaw_deg is None:
         yaw_deg = frame_yaw_deg(pose)
     frontal = g.classify_view(width_ratio) == "frontal"
-    # the yaw estimate uses the feet: judged only when they are seen (else "feet" speaks first)
-    yaw_ok = not ok["feet"] or not math.isfinite(yaw_deg) or abs(yaw_deg) <= gates.max_yaw_deg
+    # the yaw estimate uses the feet: judged only when they are seen (else "feet" speaks first),
+    # and only at setup: the measures use the yaw of the standing baseline, and a free foot swung
+    # behind throws the per-frame estimate off
+    yaw_ok = counting or not ok["feet"] or not math.isfinite(yaw_deg) or abs(yaw_deg) <= gates.max_yaw_deg
     ok["view"] = bool(frontal and yaw_ok)
     if frontal and not yaw_ok:
         detail["view"] = f"turned {abs(yaw_deg):.0f}° away, at most {gates.max_yaw_deg:.0f}°"
@@ -446,6 +458,7 @@ class LiveAnalyser:
         self._pending_inline = None
         self._events: list[str] = []
         self._carry: list = []  # reps reported between updates (recalibrate)
+        self.segment_starts: list[float] = []  # time of the first frame of each counted segment
         self.setup_failures: Counter = Counter()  # gate -> frames it was the first failing one in setup
         self.setup_frames = 0
         self._ready_rows: dict[int, dict] = {}  # frame index -> final values
@@ -594,7 +607,7 @@ class LiveAnalyser:
             r = float(np.nanmedian([v[1] for v in self._view_hist]))
             y = float(np.nanmedian([v[2] for v in self._view_hist]))
         return check_gates(pose, self.image_wh, self.gates, self.cfg.min_visibility, width_ratio=r, yaw_deg=y,
-                           size=self._segment is None)
+                           counting=self._segment is not None)
 
     def _setup_step(self, index: int, time_s: float, pose: Pose | None, check: GateCheck) -> float:
         """Track the still stand; start a segment when it is long enough. Returns the progress."""
@@ -639,6 +652,7 @@ class LiveAnalyser:
         for index, t, pose, _ in run:
             seg.append(index, t, pose)
         seg.last_ok_t = run[-1][1]
+        self.segment_starts.append(float(run[0][1]))
         # the rows of the run move into the segment
         first = run[0][0]
         self._rows = deque((i, t, d, seg.number if i >= first else sn) for i, t, d, sn in self._rows)
