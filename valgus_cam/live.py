@@ -346,9 +346,24 @@ def compose(frame_bgr: np.ndarray, xy_px: np.ndarray | None, state: LiveState | 
         draw_centre_label(img, "PAUSED", "space: resume   q: quit")
     if hud.toast:
         draw_toast(img, hud.toast)
-    bar = np.empty((status_bar_height(W, H), W, 3), np.uint8)
-    draw_status_bar(bar, hud, state)
-    return np.vstack([img, bar])
+    return np.vstack([img, _status_bar(W, H, hud, state)])
+
+
+_BAR_CACHE: dict = {}
+
+
+def _status_bar(W: int, H: int, hud: Hud, state: LiveState | None) -> np.ndarray:
+    """The status bar image, redrawn only when its text changes (about once a second)."""
+    phase = state.phase if state is not None else None
+    key = (W, H, hud.recording, int(hud.elapsed_s), round(hud.fps), hud.model, hud.mode, hud.test, hud.stance,
+           hud.paused, phase)
+    bar = _BAR_CACHE.get(key)
+    if bar is None:
+        bar = np.empty((status_bar_height(W, H), W, 3), np.uint8)
+        draw_status_bar(bar, hud, state)
+        _BAR_CACHE.clear()
+        _BAR_CACHE[key] = bar
+    return bar
 
 
 # ---------------------------------------------------------------------------------------------
