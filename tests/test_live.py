@@ -244,7 +244,11 @@ def test_window_under_xvfb_keys_and_screenshot(xvfb, tmp_path, lite_model):
             time.sleep(0.1)
         assert xdo("getwindowfocus") == wid
         shot = tmp_path / "window.xwd"
-        subprocess.run(["xwd", "-silent", "-id", wid, "-out", str(shot)], env=env, check=True, timeout=10)
+        for _ in range(10):  # a focus change makes X clear the window until Qt repaints it (next frame)
+            time.sleep(0.3)
+            subprocess.run(["xwd", "-silent", "-id", wid, "-out", str(shot)], env=env, check=True, timeout=10)
+            if read_xwd(shot).std() > 30:
+                break
         for key in ("space", "s", "space"):
             xdo("key", key)
             time.sleep(0.6)

@@ -34,7 +34,7 @@ from .capture import EndOfStream, Frame, FrameSource, RealtimeFileSource, open_s
 from .errors import InputError, OutputError
 from .overlay import BANNER_HOLD_S, _verdict
 from .pose import PoseEstimator, RunningMode, _native_stderr_captured
-from .stream import GATE_DONE, GATE_ORDER, GATE_TODO, LiveAnalyser, LiveState, StreamConfig
+from .stream import GATE_DONE, GATE_ORDER, GATE_PENDING, GATE_TODO, LiveAnalyser, LiveState, StreamConfig
 from .verdicts import REASONS, RepResult, Thresholds
 
 WINDOW = "valgus-cam live"
@@ -226,7 +226,7 @@ def draw_setup_guide(img: np.ndarray, state: LiveState) -> None:
         elif ok:
             rows.append(("done", GATE_DONE[gate]))
         else:
-            rows.append(("todo", GATE_TODO[gate]))
+            rows.append(("todo", GATE_PENDING[gate]))
             passed_all = False
     title = "GET READY: " + (GATE_TODO[current] if current else "hold still")
     tfs = fs * 1.25
@@ -241,7 +241,7 @@ def draw_setup_guide(img: np.ndarray, state: LiveState) -> None:
     bh = int(cap * 3.2) + line_h * len(rows) + (line_h if current == "still" else 0)
     # left side under the counter (people stand in the middle), or centred on a narrow picture
     x0 = cap if bw <= 0.42 * W else (W - bw) // 2
-    y0 = int(3.6 * cap) if bw <= 0.42 * W else max(cap, int(0.22 * H) - bh // 2)
+    y0 = int(3.6 * cap)  # under the rep counter
     dark_box(img, x0, y0, x0 + bw, y0 + bh, 0.72)
     cv2.rectangle(img, (x0, y0), (x0 + bw, y0 + bh), OKABE_ITO_BGR["orange"], max(1, th), cv2.LINE_AA)
     tx = x0 + int(1.2 * cap)
@@ -416,7 +416,24 @@ class Window:
                 pass
 
 
-def replay_failed(window: Window, video: Path, reps: list, fps: float, *, bar: int = 0, speed: float = 0.3,
+def why(r: RepResult, thresholds: Thresholds) -> str:
+    """The failed criteria in words with the rep's value and the limit: "left knee caved inwards
+    (24°, limit 13°)"."""
+    values = {"knee_valgus_left": r.fppa_frontal_left_deg, "knee_valgus_right": r.fppa_frontal_right_deg,
+              "trunk_lean": abs(r.trunk_lean_deg) if r.trunk_lean_deg is not None else None}
+    limits = {"knee_valgus_left": thresholds.knee_limit_deg, "knee_valgus_right": thresholds.knee_limit_deg,
+              "trunk_lean": thresholds.trunk_lean_max_deg}
+    parts = []
+    for code in r.reasons:
+        text = REASONS.get(code, code.replace("_", " "))
+        if values.get(code) is not None:
+            text += f" ({values[code]:.0f}°, limit {limits[code]:.0f}°)"
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def replay_failed(window: Window, video: Path, reps: list, fps: float, *, thresholds: Thresholds = Thresholds(),
+                  bar: int = 0, speed: float = 0.3,
                   before_s: float = 0.7, after_s: float = 1.0, hold_bottom_s: float = 1.2, max_reps: int = 5) -> None:
     """Show the failed reps from the recorded annotated video in slow motion, each with why it
     failed; a held frame at the bottom, where the knee angle was measured. Any key: next rep;
@@ -430,8 +447,7 @@ def replay_failed(window: Window, video: Path, reps: list, fps: float, *, bar: i
     delay = max(1, int(round(1000.0 / (fps * speed))))
     try:
         for k, r in enumerate(failed, 1):
-            why = "; ".join(REASONS.get(c, c) for c in r.reasons)
-            head = f"REPLAY {k}/{len(failed)}: rep {r.index} FAILED: {why}"
+            head = f"REPLAY {k}/{len(failed)}: rep {r.index} FAILED: {why(r, thresholds)}"
             first = max(0, r.start_frame - int(before_s * fps))
             last = r.end_frame + int(after_s * fps)
             cap.set(cv2.CAP_PROP_POS_FRAMES, first)
@@ -471,16 +487,16 @@ def _draw_replay_caption(img: np.ndarray, head: str, sub: str, bottom: bool, bar
 # ---------------------------------------------------------------------------------------------
 # the loop
 # ---------------------------------------------------------------------------------------------
-def _rep_line(r: RepResult) -> str:
+def _rep_line(r: RepResult, thresholds: Thresholds) -> str:
     stance = {"both": "both legs", "left": "left leg", "right": "right leg"}[r.stance]
     knees = []
     for side, v in (("L", r.fppa_frontal_left_deg), ("R", r.fppa_frontal_right_deg)):
         if v is not None:
             knees.append(f"{side} knee {v:+.0f}°")
-    why = "; ".join(REASONS.get(c, c) for c in r.reasons)
+    reasons = why(r, thresholds)
     verdict = {"pass": "PASS", "fail": "FAIL", "unmeasurable": "NOT JUDGED"}[r.verdict]
     return (f"rep {r.index} ({stance}, {r.start_s:.1f}-{r.end_s:.1f} s): {verdict}"
-            + (f"  {', '.join(knees)}" if knees else "") + (f"  - {why}" if why else ""))
+            + (f"  {', '.join(knees)}" if knees else "") + (f"  - {reasons}" if reasons else ""))
 
 
 def run_live(opts: LiveOptions, *, model_path: str | os.PathLike | None = None, source: FrameSource | None = None,
@@ -571,7 +587,8 @@ def run_live(opts: LiveOptions, *, model_path: str | os.PathLike | None = None, 
         if window is not None and recorder is not None and opts.replay and not loop.interrupted \
                 and any(r.verdict == "fail" for r in analyser.reps):
             out("replaying the failed reps in the window (any key: next, q: end)")
-            replay_failed(window, recorder.dir / "annotated.avi", analyser.reps, fps, bar=display_wh[1] - H)
+            replay_failed(window, recorder.dir / "annotated.avi", analyser.reps, fps, thresholds=opts.thresholds,
+                          bar=display_wh[1] - H)
         return result
     finally:
         if recorder is not None and not recorder.closed:
@@ -735,7 +752,7 @@ class _Loop:
             self.out(f"  {e}")
             self._toast = (e[:1].upper() + e[1:], time.monotonic())
         for r in state.new_reps:
-            self.out("  " + _rep_line(r))
+            self.out("  " + _rep_line(r, self.opts.thresholds))
             self._banner = (_verdict(r, _Thr(self.opts.thresholds)), t)
             if r.verdict == "fail":
                 self.beeper.beep()
@@ -744,7 +761,7 @@ class _Loop:
 
     def handle_final(self, state: LiveState) -> None:
         for r in state.new_reps:
-            self.out("  " + _rep_line(r))
+            self.out("  " + _rep_line(r, self.opts.thresholds))
         if self.recorder is not None:
             self.recorder.rows(state.new_rows)
 

@@ -57,6 +57,13 @@ GATE_TODO = {  # what the person should do when the gate fails
     "view": "Face the camera",
     "still": "Hold still to calibrate",
 }
+GATE_PENDING = {  # a step not reached yet, in neutral words
+    "person": "In the picture",
+    "view": "Facing the camera",
+    "feet": "Feet visible",
+    "size": "Legs big enough to measure",
+    "still": "Hold still to calibrate",
+}
 GATE_DONE = {
     "person": "In the picture",
     "feet": "Feet visible",
