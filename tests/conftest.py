@@ -72,3 +72,26 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> sub
     full_env = dict(os.environ, **(env or {}))
     return subprocess.run([sys.executable, "-m", "valgus_cam", *args], capture_output=True, text=True,
                           cwd=cwd, env=full_env, timeout=600)
+
+
+_ANALYZED: dict = {}
+
+
+@pytest.fixture(scope="session")
+def analyzed_lite(lite_model):
+    """``valgus_cam.analyze(path, model=lite, write=False)``, computed once per clip per session."""
+    def get(path: Path):
+        import valgus_cam
+
+        key = str(path)
+        if key not in _ANALYZED:
+            _ANALYZED[key] = valgus_cam.analyze(path, model=str(lite_model), write=False)
+        return _ANALYZED[key]
+    return get
+
+
+SAMPLE = ROOT / "samples" / "sample_single_leg_squat.mp4"
+
+
+def synthetic(name: str) -> Path:
+    return _need(SYNTHETIC / name)

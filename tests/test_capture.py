@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from valgus_cam.capture import (CameraSource, ImageFolderSource, VideoFileSource, _ReadAhead, open_source)
+from valgus_cam.capture import (CameraSource, EndOfStream, ImageFolderSource, RealtimeFileSource, VideoFileSource,
+                                 _ReadAhead, open_source)
 from valgus_cam.errors import InputError
 
 from conftest import clip
@@ -187,3 +188,45 @@ def test_read_ahead_is_capped_in_bytes():
     assert read_ahead_depth(1280 * 720 * 3) == 8
     assert read_ahead_depth(3840 * 2160 * 3) * 3840 * 2160 * 3 <= READ_AHEAD_BYTES
     assert read_ahead_depth(10**10) == 2
+
+
+def test_realtime_file_source_paces_and_drops_like_a_camera():
+    """--realtime: a 2 s clip is delivered over ~2 s of wall clock; a consumer at 10 frames/s gets
+    the newest frame each time and the rest are dropped (counted), while ``on_capture`` still sees
+    every frame (the raw recording)."""
+    path = clip("front_highbar_squat_1rep__trutadan.mp4")  # 62 frames, 30.5 fps
+    tapped = []
+    with open_source(path, realtime=True) as src:
+        assert isinstance(src, RealtimeFileSource) and src.is_live
+        src.on_capture = tapped.append
+        t0 = time.monotonic()
+        got = []
+        for f in src:
+            got.append(f)
+            time.sleep(0.1)  # a slow consumer
+        wall = time.monotonic() - t0
+    idx = [f.index for f in got]
+    assert idx == sorted(idx) and len(set(idx)) == len(idx) and idx[-1] == 61
+    assert src.dropped_frames + len(got) == 62 and src.dropped_frames > 30
+    assert [f.index for f in tapped] == list(range(62))
+    assert 1.7 < wall < 4.0
+    cap = np.array([f.capture_s for f in got])
+    pts = np.array([f.time_s for f in got])
+    assert np.all(np.abs((cap - cap[0]) - (pts - pts[0])) < 0.25)  # delivered at its presentation time
+
+
+def test_reader_get_polls_without_blocking():
+    with VideoFileSource(clip("front_highbar_squat_1rep__trutadan.mp4")) as src:
+        reader = src.reader()
+        first = reader.get(timeout_s=5.0)
+        assert first.index == 0
+        n = 1
+        while True:
+            try:
+                f = reader.get(timeout_s=0)
+            except EndOfStream:
+                break
+            n += f is not None
+        assert n == 62
+        with pytest.raises(RuntimeError, match="once"):
+            src.reader()

@@ -139,3 +139,21 @@ def test_large_frames_are_shrunk_for_mediapipe_but_landmarks_stay_in_their_pixel
     legs = [LM[f"{s}_{j}"] for s in ("left", "right") for j in ("hip", "knee", "ankle")]
     err = np.linalg.norm(big.xy_px[legs] / 3 - small.xy_px[legs], axis=1)
     assert err.max() < 6, err  # px of the 1280x720 frame
+
+
+def test_live_stream_mode_gives_the_landmarks_of_video_mode(lite_model):
+    """LIVE_STREAM (asynchronous: submit, then the result from MediaPipe's thread) computes the same
+    landmarks as VIDEO mode on the same frames; results come back with their tags, in order."""
+    with VideoFileSource(clip("front_highbar_squat_1rep__trutadan.mp4")) as src:
+        frames = [f for f in src][:15]
+    with PoseEstimator(lite_model) as video, PoseEstimator(lite_model, mode=RunningMode.LIVE_STREAM) as live:
+        assert live.result(0) is None and live.in_flight == 0
+        for f in frames:
+            a = video.detect(f.image_bgr, f.time_s)
+            live.submit(f.image_bgr, f.time_s, tag=f.index)
+            assert live.in_flight == 1
+            tag, b = live.result(timeout_s=10.0)
+            assert tag == f.index and live.in_flight == 0
+            np.testing.assert_array_equal(a.xy_px, b.xy_px)
+        with pytest.raises(ValueError):
+            video.submit(frames[0].image_bgr, 1.0)

@@ -5,7 +5,13 @@ manager. Decoding runs on a background thread:
 
 * files and folders use a bounded read-ahead queue (decode overlaps inference, memory bounded);
 * live cameras keep only the newest frame: a frame not taken before the next one arrives is
-  dropped (counted in ``dropped_frames``), never queued, so what is analysed is always current.
+  dropped (counted in ``dropped_frames``), never queued, so what is analysed is always current;
+* ``RealtimeFileSource`` (``open_source(path, realtime=True)``) plays a video file the way a
+  camera delivers: each frame is handed over at its presentation time on the wall clock, into the
+  same one-frame mailbox, so a consumer slower than the video drops frames as it would live.
+
+``on_capture`` (a callable set before iterating) is called on the reader thread with every frame
+read, including those a live source later drops: the live recorder writes the raw video from it.
 
 ``time_s`` is the container's presentation time for video files (true timestamps: variable
 frame rate clips are right), the monotonic clock since opening for cameras, and ``index / fps``
@@ -16,6 +22,7 @@ upright.
 
 from __future__ import annotations
 
+import math
 import os
 import queue
 import re
@@ -41,10 +48,15 @@ def read_ahead_depth(frame_bytes: int, most: int = 8, least: int = 2, budget: in
     return int(max(least, min(most, budget // max(1, frame_bytes))))
 
 
+class EndOfStream(Exception):
+    """Raised by :meth:`_ReadAhead.get` when the source has no more frames."""
+
+
 class Frame(NamedTuple):
     image_bgr: np.ndarray  # H x W x 3 uint8, upright
     index: int  # 0-based
     time_s: float  # seconds from the start of the source
+    capture_s: float = math.nan  # time.monotonic() when a live source delivered the frame
 
 
 class FrameSource(ABC):
@@ -55,9 +67,32 @@ class FrameSource(ABC):
     fps: float | None = None  # nominal frames per second, if known
     frame_count: int | None = None  # frames expected, if known (containers may be approximate)
     size_wh: tuple[int, int] | None = None
+    on_capture: Callable[[Frame], None] | None = None  # called on the reader thread for every frame read
+    ended_reason: str | None = None  # why a live source stopped early (camera unplugged, read failures)
 
-    @abstractmethod
-    def __iter__(self) -> Iterator[Frame]: ...
+    @property
+    def dropped_frames(self) -> int:
+        """Frames a live source replaced before they were taken (0 for queued sources)."""
+        reader = getattr(self, "_reader", None)
+        return reader.dropped if reader is not None and self.is_live else 0
+
+    def _tap(self, frame: Frame) -> None:
+        if self.on_capture is not None:
+            self.on_capture(frame)
+
+    def _make_reader(self) -> "_ReadAhead":
+        raise NotImplementedError
+
+    def reader(self) -> "_ReadAhead":
+        """Start reading; the returned reader's ``get(timeout_s)`` polls for the next frame (the
+        live loop uses it to overlap asynchronous inference with drawing). Once per source."""
+        if getattr(self, "_reader", None) is not None:
+            raise RuntimeError(f"a {type(self).__name__} can be iterated once")
+        self._reader = self._make_reader()
+        return self._reader
+
+    def __iter__(self) -> Iterator[Frame]:
+        yield from self.reader()
 
     @abstractmethod
     def close(self) -> None: ...
@@ -84,6 +119,7 @@ class _ReadAhead:
         self._queue: queue.Queue = queue.Queue(maxsize=1 if latest_only else depth)
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._ended = False
         self.dropped = 0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -131,19 +167,38 @@ class _ReadAhead:
             except queue.Full:
                 continue
 
+    def get(self, timeout_s: float | None = None) -> object | None:
+        """The next item, or None if none came within ``timeout_s`` (None: wait as long as it
+        takes; 0: only what is there now). Raises :class:`EndOfStream` at the end, and re-raises
+        the producer's exception."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            if self._ended:
+                raise EndOfStream
+            wait = 0.1 if deadline is None else max(0.0, min(0.1, deadline - time.monotonic()))
+            try:
+                item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                if not self._thread.is_alive() and self._queue.empty():
+                    self._ended = True
+                    raise EndOfStream from None
+                if deadline is not None and time.monotonic() >= deadline:
+                    return None
+                continue
+            if item is _END:
+                self._ended = True
+                raise EndOfStream
+            if isinstance(item, BaseException):
+                self._ended = True
+                raise item
+            return item
+
     def __iter__(self) -> Iterator[object]:
         while True:
             try:
-                item = self._queue.get(timeout=0.1)
-            except queue.Empty:
-                if not self._thread.is_alive() and self._queue.empty():
-                    return
-                continue
-            if item is _END:
+                yield self.get()
+            except EndOfStream:
                 return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
 
     def close(self, timeout_s: float = 5.0) -> None:
         self._stop.set()
@@ -222,13 +277,15 @@ class VideoFileSource(FrameSource):
             return prev_s + step
         return t
 
-    def _produce(self, emit, stop: threading.Event) -> None:
+    def _decode(self, stop: threading.Event) -> Iterator[Frame]:
+        """Every frame of the file in order (on the reader thread), each passed to ``on_capture``."""
         image, t = self._first
         self._first = None
         index = 0
         self.decoded = 1
-        if not emit(Frame(image, index, t)):
-            return
+        frame = Frame(image, index, t)
+        self._tap(frame)
+        yield frame
         cap = self._cap
         failures = 0
         while not stop.is_set():
@@ -245,14 +302,17 @@ class VideoFileSource(FrameSource):
             index += 1
             self.decoded += 1
             t = self._pos_s(cap, t, index)
-            if not emit(Frame(image, index, t)):
+            frame = Frame(image, index, t)
+            self._tap(frame)
+            yield frame
+
+    def _produce(self, emit, stop: threading.Event) -> None:
+        for frame in self._decode(stop):
+            if not emit(frame):
                 return
 
-    def __iter__(self) -> Iterator[Frame]:
-        if self._reader is not None:
-            raise RuntimeError("a VideoFileSource can be iterated once")
-        self._reader = _ReadAhead(self._produce, depth=self._read_ahead)
-        yield from self._reader
+    def _make_reader(self) -> _ReadAhead:
+        return _ReadAhead(self._produce, depth=self._read_ahead)
 
     def close(self) -> None:
         if self._reader is not None:
@@ -260,6 +320,32 @@ class VideoFileSource(FrameSource):
         if self._cap is not None:
             self._cap.release()
             self._cap = None
+
+
+class RealtimeFileSource(VideoFileSource):
+    """A video file delivered as a camera would: frame k is handed over at wall-clock time
+    ``start + (time_s[k] - time_s[0])`` into a one-frame mailbox; a frame the consumer has not
+    taken when the next one is due is dropped (``dropped_frames``), never queued. ``index`` stays
+    the frame's index in the file (gaps where frames were dropped), ``time_s`` its presentation
+    time, ``capture_s`` the monotonic time it was delivered. Decoding is not skipped: a decoder
+    slower than the video delivers late, like a camera that cannot keep its rate."""
+
+    is_live = True
+
+    def _produce(self, emit, stop: threading.Event) -> None:
+        start = None
+        for frame in self._decode(stop):
+            now = time.monotonic()
+            if start is None:
+                start = now - frame.time_s
+            wait = start + frame.time_s - now
+            if wait > 0 and stop.wait(wait):
+                return
+            if not emit(frame._replace(capture_s=time.monotonic())):
+                return
+
+    def _make_reader(self) -> _ReadAhead:
+        return _ReadAhead(self._produce, latest_only=True, name="valgus-cam-realtime")
 
 
 def available_cameras(max_index: int = 8) -> list[int]:
@@ -297,10 +383,6 @@ class CameraSource(FrameSource):
         self.ended_reason: str | None = None
         self._reader: _ReadAhead | None = None
 
-    @property
-    def dropped_frames(self) -> int:
-        return self._reader.dropped if self._reader else 0
-
     def _produce(self, emit, stop: threading.Event) -> None:
         t0 = time.monotonic()
         index, failures = 0, 0
@@ -314,15 +396,15 @@ class CameraSource(FrameSource):
                 time.sleep(0.01)
                 continue
             failures = 0
-            if not emit(Frame(image, index, time.monotonic() - t0)):
+            now = time.monotonic()
+            frame = Frame(image, index, now - t0, now)
+            self._tap(frame)
+            if not emit(frame):
                 return
             index += 1
 
-    def __iter__(self) -> Iterator[Frame]:
-        if self._reader is not None:
-            raise RuntimeError("a CameraSource can be iterated once")
-        self._reader = _ReadAhead(self._produce, latest_only=True, name="valgus-cam-camera")
-        yield from self._reader
+    def _make_reader(self) -> _ReadAhead:
+        return _ReadAhead(self._produce, latest_only=True, name="valgus-cam-camera")
 
     def close(self) -> None:
         if self._reader is not None:
@@ -374,25 +456,26 @@ class ImageFolderSource(FrameSource):
                 continue
             if self.size_wh is None:
                 self.size_wh = (image.shape[1], image.shape[0])
-            if not emit(Frame(image, index, index / self.fps)):
+            frame = Frame(image, index, index / self.fps)
+            self._tap(frame)
+            if not emit(frame):
                 return
             index += 1
         if index == 0:
             raise InputError(f"none of the {len(self.files)} image(s) could be decoded: {self.files[0].parent}")
 
-    def __iter__(self) -> Iterator[Frame]:
-        if self._reader is not None:
-            raise RuntimeError("an ImageFolderSource can be iterated once")
-        self._reader = _ReadAhead(self._produce, depth=self._read_ahead)
-        yield from self._reader
+    def _make_reader(self) -> _ReadAhead:
+        return _ReadAhead(self._produce, depth=self._read_ahead)
 
     def close(self) -> None:
         if self._reader is not None:
             self._reader.close()
 
 
-def open_source(spec: str | int | os.PathLike, *, fps: float | None = None) -> FrameSource:
-    """Open what the user named: a camera index / ``/dev/videoN``, a folder, an image, a video."""
+def open_source(spec: str | int | os.PathLike, *, fps: float | None = None, realtime: bool = False) -> FrameSource:
+    """Open what the user named: a camera index / ``/dev/videoN``, a folder, an image, a video.
+    ``realtime``: a video file is paced at its own frame rate and drops frames like a camera
+    (:class:`RealtimeFileSource`); cameras are real time anyway."""
     if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
         return CameraSource(int(spec))
     path = Path(spec)
@@ -400,4 +483,4 @@ def open_source(spec: str | int | os.PathLike, *, fps: float | None = None) -> F
         return CameraSource(str(spec))
     if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
         return ImageFolderSource(path, fps=fps or 30.0)
-    return VideoFileSource(path)
+    return RealtimeFileSource(path) if realtime else VideoFileSource(path)

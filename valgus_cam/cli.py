@@ -92,6 +92,36 @@ def build_parser() -> argparse.ArgumentParser:
     ba.add_argument("--sex", choices=["female", "male"], default=None, help="sex-specific knee-angle limit")
     ba.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_model_arg(ba)
+
+    lv = sub.add_parser("live", help="self-check with the webcam: setup guide, a verdict per rep, record and replay",
+                        description="Live self-check: the camera picture with the overlay, a setup guide until "
+                                    "counting starts, a PASS/FAIL banner per rep. Keys: q quit, space pause, "
+                                    "c recalibrate, l/r/b stance left/right/both, t test, s snapshot.")
+    lv.add_argument("--camera", default="0", metavar="0|DEVICE|FILE",
+                    help="camera index (default 0), device path (/dev/video2) or a video file")
+    lv.add_argument("--realtime", action="store_true",
+                    help="a video file: play it at its own frame rate and drop frames a busy loop "
+                         "cannot take, as a camera would (default: every frame, as fast as processed)")
+    lv.add_argument("--test", choices=["auto", "squat", "single-leg"], default="auto",
+                    help="the test performed (default: detected); key t cycles it")
+    lv.add_argument("--stance", choices=["auto", "left", "right"], default="auto",
+                    help="stance leg of single-leg squats (default: detected); keys l / r / b")
+    lv.add_argument("--record", type=Path, default=None, metavar="DIR",
+                    help="save raw.avi, annotated.avi, landmarks.csv, frames.csv, reps.json and summary.txt "
+                         "as the session goes, and replay the failed reps at the end")
+    lv.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
+                    help="show the picture as a mirror (default: on)")
+    lv.add_argument("--headless", action="store_true",
+                    help="no window (and no keys or replay): record or benchmark without a display")
+    lv.add_argument("--inference", choices=["video", "live_stream"], default="video",
+                    help="MediaPipe running mode (default video: lower latency here, benchmarks/live_latency.py)")
+    lv.add_argument("--sound", action=argparse.BooleanOptionalAction, default=True,
+                    help="a short beep per failed rep where a sound player exists (default: on)")
+    lv.add_argument("--config", type=Path, default=None, metavar="FILE.toml", help="pass/fail thresholds")
+    lv.add_argument("--sex", choices=["female", "male"], default=None,
+                    help="use the sex-specific knee-angle limit (docs/verdicts.md)")
+    lv.add_argument("--max-seconds", type=float, default=None, metavar="S", help="stop after S seconds")
+    _add_model_arg(lv)
     return ap
 
 
@@ -183,6 +213,36 @@ def cmd_analyze(args) -> int:
     return 0
 
 
+def cmd_live(args) -> int:
+    import signal
+
+    from .live import LiveOptions, run_live
+    from .verdicts import load_thresholds
+
+    thresholds = load_thresholds(args.config, sex=args.sex)
+    opts = LiveOptions(camera=args.camera, realtime=args.realtime, test=args.test, stance=args.stance,
+                       record=args.record, mirror=args.mirror, headless=args.headless, inference=args.inference,
+                       model=args.model, thresholds=thresholds, sound=args.sound, max_seconds=args.max_seconds)
+
+    def _term(signum, frame):  # a polite kill ends the session like Ctrl-C: everything saved
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _term)
+    try:
+        result = run_live(opts)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print(result.summary_text)
+    if result.ended_reason:
+        where = f"; the session so far is saved in {result.out_dir}/" if result.out_dir else ""
+        print(f"valgus-cam: {result.ended_reason} after {result.duration_s:.1f} s{where}", file=sys.stderr)
+    if result.interrupted:
+        print("valgus-cam: interrupted; the session so far was saved" if result.out_dir
+              else "valgus-cam: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0
+
+
 def _stem(spec: str) -> str:
     from .api import input_stem
 
@@ -195,7 +255,8 @@ def cmd_batch(args) -> int:
     return cli(args)
 
 
-COMMANDS = {"models": cmd_models, "landmarks": cmd_landmarks, "analyze": cmd_analyze, "batch": cmd_batch}
+COMMANDS = {"models": cmd_models, "landmarks": cmd_landmarks, "analyze": cmd_analyze, "batch": cmd_batch,
+            "live": cmd_live}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ mid-hip, x toward the image right, y down, z away from the camera.
 from __future__ import annotations
 
 import os
+import queue
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -60,6 +61,7 @@ def _native_stderr_captured() -> Iterator[list[str]]:
 class RunningMode(str, Enum):
     IMAGE = "image"  # independent images: the detector runs on every image
     VIDEO = "video"  # a frame sequence: tracking between frames, monotonic timestamps
+    LIVE_STREAM = "live_stream"  # as VIDEO, but asynchronous: submit() returns at once, results()
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +145,11 @@ class PoseEstimator:
     the rest of the stream, it looks for two and keeps the one that is the subject. A frame where
     people are found but not the subject gives None and sets ``subject_lost``; ``people_seen`` is
     the most people found in one frame.
+
+    LIVE_STREAM mode is asynchronous: ``submit(image, time_s, tag)`` returns at once and
+    MediaPipe's own thread computes the pose; ``result(timeout_s)`` hands back ``(tag, pose)`` in
+    submission order. MediaPipe drops a frame submitted while it is busy (no result comes for
+    it), so submit one frame at a time (``in_flight``). ``detect`` in this mode is submit + wait.
     """
 
     SWITCH_AFTER_S = 0.2
@@ -156,10 +163,13 @@ class PoseEstimator:
 
         self.mode = RunningMode(mode)
         self.model_path = Path(model_path)
+        running_mode = {RunningMode.VIDEO: vision.RunningMode.VIDEO, RunningMode.IMAGE: vision.RunningMode.IMAGE,
+                        RunningMode.LIVE_STREAM: vision.RunningMode.LIVE_STREAM}[self.mode]
+        extra = {"result_callback": self._on_result} if self.mode is RunningMode.LIVE_STREAM else {}
         options = vision.PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(self.model_path)),
-            running_mode=(vision.RunningMode.VIDEO if self.mode is RunningMode.VIDEO
-                          else vision.RunningMode.IMAGE),
+            running_mode=running_mode,
+            **extra,
             num_poses=1,
             min_pose_detection_confidence=min_detection_confidence,
             min_pose_presence_confidence=min_presence_confidence,
@@ -178,7 +188,7 @@ class PoseEstimator:
         first load."""
         self._create(self._options)
         self._last_ms = -1
-        self.flip_guard = LabelFlipGuard() if self._fix_label_flips and self.mode is RunningMode.VIDEO else None
+        self.flip_guard = LabelFlipGuard() if self._fix_label_flips and self.mode is not RunningMode.IMAGE else None
         self.tracker = SubjectTracker() if self._keep_identity else None
         self.multi_person = False  # looking for two people (since the landmarker switched person once)
         self.subject_lost = False  # the last frame: people found, none of them the subject
@@ -199,11 +209,23 @@ class PoseEstimator:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ModelError(f"MediaPipe cannot load the model {self.model_path}: {first}") from None
         self._frames = 0
+        self._pending: dict[int, tuple[object, int, int]] = {}  # LIVE_STREAM: ms -> (tag, width, height)
+        self._results: queue.Queue = queue.Queue()
+        self._first_result: tuple | None = None
 
     def detect(self, image_bgr: np.ndarray, time_s: float | None = None) -> Pose | None:
         """Landmarks of the subject in ``image_bgr`` (uint8 BGR), or None when nobody is found (or,
         with ``subject_lost`` set, only somebody else)."""
         import mediapipe as mp
+
+        if self.mode is RunningMode.LIVE_STREAM:
+            if time_s is None:
+                raise ValueError("LIVE_STREAM mode needs the frame time")
+            self.submit(image_bgr, time_s)
+            got = self.result(timeout_s=30.0)
+            if got is None:
+                raise ModelError("MediaPipe returned no result within 30 s")
+            return got[1]
 
         h, w = image_bgr.shape[:2]
         if max(h, w) > self.MAX_SIDE_PX:
@@ -254,7 +276,53 @@ class PoseEstimator:
         self._frames += 1
         return [_to_pose(result, k, w, h) for k in range(len(result.pose_landmarks or ()))]
 
+    # ---------------------------------------------------------------- LIVE_STREAM mode
+    @property
+    def in_flight(self) -> int:
+        """Frames submitted whose result has not been taken yet."""
+        return len(self._pending) + self._results.qsize() + (self._first_result is not None)
+
+    def submit(self, image_bgr: np.ndarray, time_s: float, tag: object = None) -> None:
+        """LIVE_STREAM: start estimating the pose of ``image_bgr``; ``result`` returns it with ``tag``."""
+        import mediapipe as mp
+
+        if self.mode is not RunningMode.LIVE_STREAM:
+            raise ValueError("submit() needs LIVE_STREAM mode")
+        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+        ms = max(int(round(time_s * 1000.0)), self._last_ms + 1)
+        self._last_ms = ms
+        h, w = image_bgr.shape[:2]
+        self._pending[ms] = (tag, w, h)
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
+        if self._frames == 0:
+            with _native_stderr_captured():
+                self._landmarker.detect_async(image, ms)
+                self._first_result = self._results.get(timeout=30.0)  # start-up logs come with the first result
+        else:
+            self._landmarker.detect_async(image, ms)
+        self._frames += 1
+
+    def _on_result(self, result, _image, ms: int) -> None:  # MediaPipe's thread, in timestamp order
+        tag, w, h = self._pending.pop(ms, (None, 0, 0))
+        pose = _to_pose(result, 0, w, h) if result.pose_landmarks else None
+        if pose is not None and self.flip_guard is not None:
+            pose = self.flip_guard(pose, ms / 1000.0)
+        self._results.put((tag, pose))
+
+    def result(self, timeout_s: float | None = None) -> tuple[object, Pose | None] | None:
+        """LIVE_STREAM: the next ``(tag, pose)``, or None if none arrived within ``timeout_s``."""
+        first = self._first_result
+        if first is not None:
+            self._first_result = None
+            return first
+        try:
+            return self._results.get(timeout=timeout_s) if timeout_s != 0 else self._results.get_nowait()
+        except queue.Empty:
+            return None
+
     def _run(self, image, time_s: float | None):
+        if self.mode is RunningMode.LIVE_STREAM:
+            raise AssertionError("unreachable")
         if self.mode is RunningMode.VIDEO:
             if time_s is None:
                 raise ValueError("VIDEO mode needs the frame time")

@@ -281,3 +281,107 @@ def _space_note(folder: Path) -> str:
         return ""
     return f" (no space left: {free // 1024} KiB free on its disk)" if free < 16 * 2**20 else \
         " (disk full, file size limit or a write error)"
+
+
+class FramesCsvWriter:
+    """``frames.csv`` row by row (the live session appends as it goes): the same columns and number
+    format as :func:`write_frames_csv`. ``values`` maps a column of ``FrameMeasures.CSV_COLUMNS`` to
+    a float (NaN or a missing key = not measurable, written empty)."""
+
+    def __init__(self, f: IO[str], columns: tuple[str, ...]):
+        self._f, self.columns = f, tuple(columns)
+        self._w = csv.writer(f)
+        self._w.writerow(("frame", "time_s", "detected") + self.columns)
+
+    def write(self, frame_index: int, time_s: float, detected: bool, values: dict[str, float]) -> None:
+        def fmt(v):
+            return "" if v is None or not np.isfinite(v) else f"{v:.2f}"
+
+        self._w.writerow([int(frame_index), f"{time_s:.4f}", int(bool(detected))]
+                         + [fmt(values.get(c)) for c in self.columns])
+
+    def flush(self) -> None:
+        self._f.flush()
+
+
+class StreamingVideoWriter:
+    """A video recorded as it happens, readable however the process ends (crash, SIGKILL, pulled
+    power cord after the OS wrote it): Motion-JPEG in AVI, written **in place** under its final name
+    (unlike every other output, which is renamed into place when complete: a recording is meant to
+    survive a crash). Each frame is JPEG-encoded (libjpeg-turbo via ``cv2.imencode``, ``quality``)
+    and handed to OpenCV's FFmpeg AVI muxer as an encoded packet (``VIDEOWRITER_PROP_RAW_VIDEO``).
+
+    Why this container and codec: an MP4 (or a Matroska file with inter-frame codecs) killed before
+    it is closed is unreadable or loses seconds, because the muxer holds the index or a whole
+    cluster in memory; AVI chunks are appended as they come and FFmpeg reads an AVI without its
+    closing index. What a crash loses is what is still buffered: the frames in this writer's queue
+    (``queue_size``) plus FFmpeg's output buffer (≤ 256 KB, a few MJPEG frames);
+    ``tests/test_live.py`` SIGKILLs a recording session and reads the files back.
+
+    Encoding runs on a background thread (OpenCV releases the GIL); ``write`` blocks when the queue
+    is full, so frames are never silently dropped."""
+
+    def __init__(self, path: str | os.PathLike, fps: float, size_wh: tuple[int, int], *, quality: int = 85,
+                 queue_size: int = 8):
+        import queue
+        import threading
+
+        import cv2
+
+        self.path = Path(path)
+        self.size_wh = tuple(int(v) for v in size_wh)
+        self.quality = int(quality)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise OutputError(f"cannot write to {self.path.parent}: {e.strerror or e}") from None
+        self._writer = cv2.VideoWriter(str(self.path), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*"MJPG"),
+                                       float(fps or 30.0), self.size_wh, [cv2.VIDEOWRITER_PROP_RAW_VIDEO, 1])
+        if not self._writer.isOpened():
+            raise OutputError(f"cannot open a video writer for {self.path}")
+        self._q: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"video-writer-{self.path.stem}", daemon=True)
+        self._thread.start()
+        self.frames = 0
+
+    def _run(self) -> None:
+        import cv2
+
+        while True:
+            img = self._q.get()
+            if img is None:
+                return
+            if self._error is not None:
+                continue
+            try:
+                if (img.shape[1], img.shape[0]) != self.size_wh:
+                    img = cv2.resize(img, self.size_wh, interpolation=cv2.INTER_AREA)
+                ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+                if not ok:
+                    raise OutputError("JPEG encoding failed")
+                self._writer.write(buf.reshape(1, -1))
+            except BaseException as e:  # noqa: BLE001 - reported by the next write / close
+                self._error = e
+
+    def write(self, image_bgr: np.ndarray) -> None:
+        if self._error is not None:
+            raise OutputError(f"cannot write {self.path}: {self._error}")
+        if self._thread.is_alive():
+            self._q.put(image_bgr)
+            self.frames += 1
+
+    def close(self) -> None:
+        """Encode what is queued and close the file (its index is written: seeking works)."""
+        if self._thread.is_alive():
+            self._q.put(None)
+            self._thread.join()
+        self._writer.release()
+        if self._error is not None:
+            raise OutputError(f"cannot write {self.path}: {self._error}")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,868 @@
+"""``valgus-cam live``: the self-check at home. Laptop on a chair, step back, squat.
+
+The loop (:func:`run_live`): the source's reader thread keeps only the newest frame (cameras,
+``--realtime`` files) → pose (MediaPipe VIDEO mode, or LIVE_STREAM where inference of the next
+frame overlaps drawing this one) → :class:`valgus_cam.stream.LiveAnalyser` (setup guide, causal
+display values, verdicts of the offline analysis) → the picture (:func:`compose`, pure drawing)
+→ the OpenCV highgui window (or nothing, ``headless``) and the recording
+(:class:`valgus_cam.record.SessionRecorder`).
+
+Keys (window focused): ``q``/Esc quit, ``space`` pause, ``c`` recalibrate, ``l``/``r``/``b``
+force the stance (left leg / right leg / both legs), ``t`` cycle the test (auto → double-leg
+squat → single-leg squat), ``s`` snapshot (PNG in the record folder, else the current folder).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .annotate import (OKABE_ITO_BGR, OverlayFrame, Style, dark_box, draw_check, draw_cross, draw_overlay, put_text,
+                       text_size)
+from .capture import EndOfStream, Frame, FrameSource, RealtimeFileSource, open_source
+from .errors import InputError, OutputError
+from .overlay import BANNER_HOLD_S, rep_verdict as _verdict
+from .pose import PoseEstimator, RunningMode, _native_stderr_captured
+from .stream import GATE_DONE, GATE_ORDER, GATE_PENDING, GATE_TODO, LiveAnalyser, LiveState, StreamConfig
+from .verdicts import REASONS, RepResult, Thresholds
+
+WINDOW = "valgus-cam live"
+KEYS_HELP = "q quit   space pause   c recalibrate   l / r / b stance: left / right / both   t test   s snapshot"
+TESTS = ("auto", "squat", "single-leg")
+TEST_NAMES = {"auto": "auto", "squat": "double-leg squat", "single-leg": "single-leg squat"}
+TOAST_S = 2.0
+
+
+@dataclass
+class LiveOptions:
+    camera: str = "0"  # camera index, /dev/videoN, or a video file
+    realtime: bool = False  # a file: pace it at its fps and drop frames like a camera
+    test: str = "auto"  # "auto" | "squat" | "single-leg"
+    stance: str = "auto"  # "auto" | "left" | "right"
+    record: Path | None = None
+    mirror: bool = True  # show the picture as a mirror (the analysis always sees the camera's image)
+    headless: bool = False  # no window, no keys, no replay (tests, benchmarks, servers)
+    inference: str = "video"  # "video" | "live_stream" (MediaPipe running mode)
+    model: str | None = None  # lite | full | heavy | a .task path (None: the default model)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    sound: bool = True  # a short beep per failed rep, where a player exists
+    replay: bool = True  # slow-motion replay of the failed reps at the end (needs --record and a window)
+    max_seconds: float | None = None  # stop after this long (benchmarks)
+    stream: StreamConfig = field(default_factory=StreamConfig)
+
+
+@dataclass
+class LiveResult:
+    reps: list  # RepResult, capture frame indices
+    document: dict  # reps.json
+    summary_text: str
+    frames: int  # frames analysed
+    dropped: int  # frames the source dropped because the loop was busy
+    duration_s: float
+    ended_reason: str | None  # "camera stopped delivering frames", ... (None: quit or end of file)
+    interrupted: bool
+    out_dir: Path | None
+    files: list
+    model_name: str
+    mode: str
+    capture_s: np.ndarray  # per analysed frame: monotonic time the source delivered it
+    display_s: np.ndarray  # ... the time its picture was shown (headless: ready to show)
+    inference_s: np.ndarray  # ... pose estimation time (LIVE_STREAM: submit → result)
+    rep_lags_s: list  # per rep: newest analysed frame − rep end when it was reported
+    snapshots: list = field(default_factory=list)
+
+    @property
+    def processed_fps(self) -> float:
+        if len(self.display_s) < 2:
+            return 0.0
+        return (len(self.display_s) - 1) / float(self.display_s[-1] - self.display_s[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# audio cue
+# ---------------------------------------------------------------------------------------------
+class Beeper:
+    """A short tone on a failed rep, through ``paplay`` or ``aplay`` when one is installed (the
+    sound server or ALSA does the rest); otherwise the terminal bell when stderr is a terminal;
+    otherwise nothing. Never blocks, never fails the session."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self._player = next((p for p in ("paplay", "aplay") if shutil.which(p)), None) if enabled else None
+        self._wav: Path | None = None
+        self._procs: list = []
+
+    def _tone(self) -> Path:
+        import wave
+
+        if self._wav is None:
+            rate, dur = 22050, 0.18
+            t = np.arange(int(rate * dur)) / rate
+            env = np.minimum(1.0, np.minimum(t, dur - t) / 0.01)
+            samples = (0.4 * 32767 * env * np.sin(2 * np.pi * 660 * t)).astype("<i2")
+            fd, name = tempfile.mkstemp(prefix="valgus-cam-beep-", suffix=".wav")
+            os.close(fd)
+            with wave.open(name, "wb") as w:
+                w.setnchannels(1)
+                w.setsampwidth(2)
+                w.setframerate(rate)
+                w.writeframes(samples.tobytes())
+            self._wav = Path(name)
+        return self._wav
+
+    def beep(self) -> None:
+        if not self.enabled:
+            return
+        try:
+            if self._player:
+                self._procs = [p for p in self._procs if p.poll() is None]
+                if len(self._procs) < 2:
+                    self._procs.append(subprocess.Popen([self._player, str(self._tone())], stdin=subprocess.DEVNULL,
+                                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            elif sys.stderr.isatty():
+                sys.stderr.write("\a")
+                sys.stderr.flush()
+        except OSError:
+            self._player = None
+
+    def close(self) -> None:
+        for p in self._procs:
+            try:
+                p.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if self._wav is not None:
+            self._wav.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# drawing (pure: image in, image out)
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Hud:
+    """What the picture shows besides the analysis: session facts for the status bar."""
+
+    recording: bool = False
+    elapsed_s: float = 0.0
+    fps: float = 0.0
+    model: str = ""
+    mode: str = "video"
+    test: str = "auto"
+    stance: str = "auto"
+    paused: bool = False
+    toast: str | None = None
+    banner: object = None  # annotate.Verdict or None
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    mirror: bool = True
+
+
+def _scale(img: np.ndarray) -> tuple[float, int, int]:
+    """(font scale, thickness, cap height px) for the guide and bar, from the image size."""
+    m = min(img.shape[:2])
+    cap = max(12.0, 0.03 * m)
+    fs = cap / cv2.getTextSize("H", cv2.FONT_HERSHEY_DUPLEX, 1.0, 1)[0][1]
+    th = max(1, int(round(fs * 1.3)))
+    return fs, th, int(cap)
+
+
+def status_bar_height(width: int, height: int) -> int:
+    m = min(width, height)
+    cap = max(10.0, 0.021 * m)
+    return int(round(cap * 4.4))
+
+
+def draw_status_bar(bar: np.ndarray, hud: Hud, state: LiveState | None) -> None:
+    """Two lines under the picture: session facts, then the keys."""
+    h, w = bar.shape[:2]
+    bar[:] = (32, 32, 32)
+    cap = h / 4.4  # two text lines in the bar's height (status_bar_height)
+    fs = cap / cv2.getTextSize("H", cv2.FONT_HERSHEY_DUPLEX, 1.0, 1)[0][1]
+    th = max(1, int(round(fs * 1.2)))
+    x, y1, y2 = int(0.6 * cap), int(1.55 * cap), int(3.55 * cap)
+    white, grey = (240, 240, 240), (175, 175, 175)
+    if hud.recording:
+        cv2.circle(bar, (x + int(0.45 * cap), y1 - int(0.45 * cap)), max(3, int(0.42 * cap)),
+                   OKABE_ITO_BGR["vermillion"], -1, cv2.LINE_AA)
+        x = put_text(bar, "REC", (x + int(1.1 * cap), y1), fs, white, th) + int(0.8 * cap)
+    mm, ss = divmod(int(hud.elapsed_s), 60)
+    phase = "PAUSED" if hud.paused else ("counting" if state is not None and state.phase == "counting" else "setting up")
+    test = TEST_NAMES.get(hud.test, hud.test)
+    stance = {"auto": "auto", "left": "left leg", "right": "right leg"}.get(hud.stance, hud.stance)
+    facts = (f"{mm:02d}:{ss:02d}   {phase}   test: {test}   stance: {stance}   "
+             f"{hud.model} · {hud.mode.replace('_', ' ')} · {hud.fps:.0f} fps")
+    put_text(bar, facts, (x, y1), fs, white, th)
+    fs2 = fs * 0.85
+    tw = text_size(KEYS_HELP, fs2, max(1, th - 1))[0]
+    if tw > w - 2 * int(0.6 * cap):
+        fs2 *= (w - 2 * int(0.6 * cap)) / tw
+    put_text(bar, KEYS_HELP, (int(0.6 * cap), y2), fs2, grey, max(1, th - 1))
+
+
+def draw_setup_guide(img: np.ndarray, state: LiveState) -> None:
+    """The setup checklist in the middle of the picture: done steps ✓, the step to do now ✗ in
+    orange with what to do, the steps after it greyed; a progress bar while holding still."""
+    H, W = img.shape[:2]
+    fs, th, cap = _scale(img)
+    rows = []
+    current = state.failing
+    passed_all = True
+    for gate in GATE_ORDER:
+        ok = bool(state.gates_ok.get(gate, False)) and passed_all
+        if gate == current:
+            text = GATE_TODO[gate] + (f" ({state.detail})" if state.detail else "")
+            rows.append(("now", text))
+            passed_all = False
+        elif ok:
+            rows.append(("done", GATE_DONE[gate]))
+        else:
+            rows.append(("todo", GATE_PENDING[gate]))
+            passed_all = False
+    title = "GET READY: " + (GATE_TODO[current] if current else "hold still")
+    tfs = fs * 1.25
+    tth = max(1, int(round(th * 1.25)))
+    line_h = int(cap * 2.0)
+    widths = [text_size(title, tfs, tth)[0]] + [text_size(t, fs * (1.1 if k == "now" else 1.0), th)[0] + 2 * cap
+                                                for k, t in rows]
+    bw = min(W - 2 * cap, max(widths) + 3 * cap)
+    if max(widths) + 3 * cap > bw:  # shrink to fit a narrow picture
+        k = bw / (max(widths) + 3 * cap)
+        fs, tfs, cap, line_h = fs * k, tfs * k, max(6, int(cap * k)), max(10, int(line_h * k))
+    bh = int(cap * 3.2) + line_h * len(rows) + (line_h if current == "still" else 0)
+    # left side under the counter (people stand in the middle), or centred on a narrow picture
+    x0 = cap if bw <= 0.42 * W else (W - bw) // 2
+    y0 = int(3.6 * cap)  # under the rep counter
+    dark_box(img, x0, y0, x0 + bw, y0 + bh, 0.72)
+    cv2.rectangle(img, (x0, y0), (x0 + bw, y0 + bh), OKABE_ITO_BGR["orange"], max(1, th), cv2.LINE_AA)
+    tx = x0 + int(1.2 * cap)
+    put_text(img, title, (tx, y0 + int(2.1 * cap)), tfs, (255, 255, 255), tth)
+    y = y0 + int(2.2 * cap) + line_h
+    for kind, text in rows:
+        if kind == "done":
+            draw_check(img, tx, y, cap, OKABE_ITO_BGR["sky_blue"], th + 1)
+            put_text(img, text, (tx + int(1.6 * cap), y), fs, (200, 200, 200), th)
+        elif kind == "now":
+            draw_cross(img, tx, y, cap, OKABE_ITO_BGR["orange"], th + 1)
+            put_text(img, text, (tx + int(1.6 * cap), y), fs * 1.1, OKABE_ITO_BGR["orange"], th + 1)
+        else:
+            cv2.circle(img, (tx + cap // 2, y - cap // 2), max(2, cap // 6), (140, 140, 140), -1, cv2.LINE_AA)
+            put_text(img, text, (tx + int(1.6 * cap), y), fs, (140, 140, 140), th)
+        if kind == "now" and current == "still":
+            y += line_h
+            bx0, bx1 = tx + int(1.6 * cap), x0 + bw - int(1.2 * cap)
+            cv2.rectangle(img, (bx0, y - cap), (bx1, y), (90, 90, 90), -1)
+            cv2.rectangle(img, (bx0, y - cap), (bx0 + int((bx1 - bx0) * state.calibration), y),
+                          OKABE_ITO_BGR["sky_blue"], -1)
+        y += line_h
+
+
+def draw_toast(img: np.ndarray, text: str) -> None:
+    """A short notice in the top-right corner ("Snapshot saved", "Calibrated: squat when ready")."""
+    H, W = img.shape[:2]
+    fs, th, cap = _scale(img)
+    tw = text_size(text, fs, th)[0]
+    f = min(1.0, (0.6 * W) / max(tw, 1))
+    tw = int(tw * f)
+    x1, y0 = W - cap, cap // 2
+    x0 = x1 - tw - 2 * cap
+    dark_box(img, x0, y0, x1, y0 + int(2.4 * cap), 0.78)
+    cv2.rectangle(img, (x0, y0), (x1, y0 + int(2.4 * cap)), OKABE_ITO_BGR["sky_blue"], max(1, th // 2), cv2.LINE_AA)
+    put_text(img, text, (x0 + cap, y0 + int(1.7 * cap)), fs * f, OKABE_ITO_BGR["sky_blue"], th)
+
+
+def draw_legs(img: np.ndarray, xy: np.ndarray) -> None:
+    """Thigh and shank lines (the overlay draws them with the knee angles, hidden during setup)."""
+    from .landmarks import LM
+
+    lw = max(2, int(round(0.0042 * min(img.shape[:2]))))
+    for side in ("left", "right"):
+        pts = [tuple(int(round(v)) for v in xy[LM[f"{side}_{j}"]]) for j in ("hip", "knee", "ankle")]
+        for a, b in zip(pts, pts[1:]):
+            cv2.line(img, a, b, (20, 20, 20), lw + 2, cv2.LINE_AA)
+            cv2.line(img, a, b, (235, 235, 235), lw, cv2.LINE_AA)
+
+
+def draw_centre_label(img: np.ndarray, text: str, sub: str | None = None, colour=(255, 255, 255),
+                      y_frac: float = 0.45) -> None:
+    """A big label on a dark box in the middle (PAUSED, toasts)."""
+    H, W = img.shape[:2]
+    fs, th, cap = _scale(img)
+    bfs, bth = fs * 1.6, max(1, int(round(th * 1.6)))
+    tw, tc, _ = text_size(text, bfs, bth)
+    sw = text_size(sub, fs, th)[0] if sub else 0
+    bw, bh = max(tw, sw) + 3 * cap, int(tc + 2.2 * cap + (1.8 * cap if sub else 0))
+    x0, y0 = (W - bw) // 2, int(y_frac * H - bh / 2)
+    dark_box(img, x0, y0, x0 + bw, y0 + bh, 0.75)
+    put_text(img, text, ((W - tw) // 2, y0 + int(1.1 * cap) + tc), bfs, colour, bth)
+    if sub:
+        put_text(img, sub, ((W - sw) // 2, y0 + bh - int(0.9 * cap)), fs, (220, 220, 220), th)
+
+
+def compose(frame_bgr: np.ndarray, xy_px: np.ndarray | None, state: LiveState | None, hud: Hud) -> np.ndarray:
+    """The picture for one frame: the (mirrored) camera image with the overlay, the setup guide
+    until counting starts, a banner after each rep, and the status bar below. Pure drawing."""
+    H, W = frame_bgr.shape[:2]
+    img = cv2.flip(frame_bgr, 1) if hud.mirror else frame_bgr.copy()
+    xy = None
+    if xy_px is not None and np.isfinite(xy_px).all():
+        xy = xy_px.copy()
+        if hud.mirror:
+            xy[:, 0] = W - xy[:, 0]
+    if state is not None:
+        counting = state.phase == "counting"
+        vals = state.values
+        fl, fr = vals.get("fppa_frontal_left_deg", math.nan), vals.get("fppa_frontal_right_deg", math.nan)
+        if state.stance == "left":
+            fr = math.nan
+        elif state.stance == "right":
+            fl = math.nan
+        note = None
+        if counting and state.failing:
+            note = GATE_TODO[state.failing] + " (not counting while this lasts)"
+        reps = state.reps
+        ov = OverlayFrame(
+            xy_px=xy, fppa_left_deg=fl, fppa_right_deg=fr, fppa_threshold_deg=hud.thresholds.knee_limit_deg,
+            fppa_kind="frontal", pelvic_drop_deg=math.nan, trunk_lean_deg=vals.get("trunk_lean_deg", math.nan),
+            reps_done=len(reps), stance=state.stance if counting else None, verdict=hud.banner, note=note,
+            passed=sum(r.verdict == "pass" for r in reps), failed=sum(r.verdict == "fail" for r in reps),
+            trunk_lean_threshold_deg=hud.thresholds.trunk_lean_max_deg)
+        style = Style() if counting else Style(show_knees=False, show_trunk=False, show_hip=False, show_legend=False)
+        draw_overlay(img, ov, style=style)
+        if not counting and xy is not None:
+            draw_legs(img, xy)
+        if not counting and not hud.paused:
+            draw_setup_guide(img, state)
+    if hud.paused:
+        draw_centre_label(img, "PAUSED", "space: resume   q: quit")
+    if hud.toast:
+        draw_toast(img, hud.toast)
+    return np.vstack([img, _status_bar(W, H, hud, state)])
+
+
+_BAR_CACHE: dict = {}
+
+
+def _status_bar(W: int, H: int, hud: Hud, state: LiveState | None) -> np.ndarray:
+    """The status bar image, redrawn only when its text changes (about once a second)."""
+    phase = state.phase if state is not None else None
+    key = (W, H, hud.recording, int(hud.elapsed_s), round(hud.fps), hud.model, hud.mode, hud.test, hud.stance,
+           hud.paused, phase)
+    bar = _BAR_CACHE.get(key)
+    if bar is None:
+        bar = np.empty((status_bar_height(W, H), W, 3), np.uint8)
+        draw_status_bar(bar, hud, state)
+        _BAR_CACHE.clear()
+        _BAR_CACHE[key] = bar
+    return bar
+
+
+# ---------------------------------------------------------------------------------------------
+# the window
+# ---------------------------------------------------------------------------------------------
+def _display_available() -> bool:
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+class Window:
+    """The highgui window; Qt's start-up chatter on stderr is swallowed."""
+
+    def __init__(self, size_wh: tuple[int, int]):
+        if not _display_available():
+            raise OutputError("no display to show the live window on (DISPLAY is not set); "
+                              "run with --headless to record without a window")
+        with _native_stderr_captured():
+            cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+            w, h = size_wh
+            k = min(1.0, 1280 / w, 900 / h)
+            cv2.resizeWindow(WINDOW, int(w * k), int(h * k))
+            cv2.imshow(WINDOW, np.zeros((h, w, 3), np.uint8))
+            cv2.waitKey(1)
+        self.open = True
+
+    def show(self, img: np.ndarray, wait_ms: int = 1) -> int:
+        """Show ``img``; the key pressed (-1 none). Closing the window counts as ``q``."""
+        cv2.imshow(WINDOW, img)
+        key = cv2.waitKeyEx(wait_ms)
+        try:
+            if cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
+                self.open = False
+                return ord("q")
+        except cv2.error:
+            self.open = False
+            return ord("q")
+        if key == -1:
+            return -1
+        key &= 0xFFFF
+        return key if key < 256 else -1  # arrows and other special keys are not ours
+
+    def close(self) -> None:
+        with _native_stderr_captured():
+            try:
+                cv2.destroyWindow(WINDOW)
+                cv2.waitKey(1)
+            except cv2.error:
+                pass
+
+
+def why(r: RepResult, thresholds: Thresholds) -> str:
+    """The failed criteria in words with the rep's value and the limit: "left knee caved inwards
+    (24°, limit 13°)"."""
+    values = {"knee_valgus_left": r.fppa_frontal_left_deg, "knee_valgus_right": r.fppa_frontal_right_deg,
+              "trunk_lean": abs(r.trunk_lean_deg) if r.trunk_lean_deg is not None else None}
+    limits = {"knee_valgus_left": thresholds.knee_limit_deg, "knee_valgus_right": thresholds.knee_limit_deg,
+              "trunk_lean": thresholds.trunk_lean_max_deg}
+    parts = []
+    for code in r.reasons:
+        text = REASONS.get(code, code.replace("_", " "))
+        if values.get(code) is not None:
+            text += f" ({values[code]:.0f}°, limit {limits[code]:.0f}°)"
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def replay_failed(window: Window, video: Path, reps: list, fps: float, *, thresholds: Thresholds = Thresholds(),
+                  bar: int = 0, speed: float = 0.3,
+                  before_s: float = 0.7, after_s: float = 1.0, hold_bottom_s: float = 1.2, max_reps: int = 5) -> None:
+    """Show the failed reps from the recorded annotated video in slow motion, each with why it
+    failed; a held frame at the bottom, where the knee angle was measured. Any key: next rep;
+    q / Esc: done."""
+    failed = [r for r in reps if r.verdict == "fail"][-max_reps:]
+    if not failed:
+        return
+    cap = cv2.VideoCapture(str(video))
+    if not cap.isOpened():
+        return
+    delay = max(1, int(round(1000.0 / (fps * speed))))
+    try:
+        for k, r in enumerate(failed, 1):
+            head = f"REPLAY {k}/{len(failed)}: rep {r.index} FAILED: {why(r, thresholds)}"
+            first = max(0, r.start_frame - int(before_s * fps))
+            last = r.end_frame + int(after_s * fps)
+            cap.set(cv2.CAP_PROP_POS_FRAMES, first)
+            for i in range(first, last + 1):
+                ok, img = cap.read()
+                if not ok:
+                    break
+                _draw_replay_caption(img, head, f"slow motion {speed:g}x   any key: next   q: end replay",
+                                     bottom=i == r.bottom_frame, bar=bar)
+                key = window.show(img, delay if i != r.bottom_frame else int(hold_bottom_s * 1000))
+                if key in (ord("q"), 27):
+                    return
+                if key != -1:
+                    break
+    finally:
+        cap.release()
+
+
+def _draw_replay_caption(img: np.ndarray, head: str, sub: str, bottom: bool, bar: int) -> None:
+    """Over the recorded status bar (the bottom ``bar`` rows of annotated.avi): what failed, the keys."""
+    Ht, W = img.shape[:2]
+    bar = bar if 0 < bar < Ht else max(40, Ht // 12)
+    strip = img[Ht - bar:]
+    strip[:] = (25, 25, 25)
+    h = strip.shape[0]
+    cap = h / 4.4
+    fs = cap / cv2.getTextSize("H", cv2.FONT_HERSHEY_DUPLEX, 1.0, 1)[0][1]
+    th = max(1, int(round(fs * 1.2)))
+    tw = text_size(head, fs * 1.1, th)[0]
+    f = min(1.0, (W - 2 * cap) / max(tw, 1))
+    put_text(strip, head, (int(0.6 * cap), int(1.6 * cap)), fs * 1.1 * f, OKABE_ITO_BGR["orange"], th)
+    put_text(strip, sub, (int(0.6 * cap), int(3.6 * cap)), fs * 0.85, (220, 220, 220), max(1, th - 1))
+    if bottom:
+        draw_centre_label(img[:Ht - bar], "BOTTOM OF THE REP", "the knee angle is measured here", y_frac=0.62)
+
+
+# ---------------------------------------------------------------------------------------------
+# the loop
+# ---------------------------------------------------------------------------------------------
+def _rep_line(r: RepResult, thresholds: Thresholds) -> str:
+    stance = {"both": "both legs", "left": "left leg", "right": "right leg"}[r.stance]
+    knees = []
+    for side, v in (("L", r.fppa_frontal_left_deg), ("R", r.fppa_frontal_right_deg)):
+        if v is not None:
+            knees.append(f"{side} knee {v:+.0f}°")
+    reasons = why(r, thresholds)
+    verdict = {"pass": "PASS", "fail": "FAIL", "unmeasurable": "NOT JUDGED"}[r.verdict]
+    return (f"rep {r.index} ({stance}, {r.start_s:.1f}-{r.end_s:.1f} s): {verdict}"
+            + (f"  {', '.join(knees)}" if knees else "") + (f"  - {reasons}" if reasons else ""))
+
+
+def run_live(opts: LiveOptions, *, model_path: str | os.PathLike | None = None, source: FrameSource | None = None,
+             estimator: PoseEstimator | None = None, out=print) -> LiveResult:
+    """Run a live session until ``q``, the end of the source, a camera failure, ``max_seconds`` or
+    Ctrl-C (then ``interrupted``); everything is saved either way. ``source`` / ``estimator``
+    override what ``opts`` would open (tests: a camera stand-in)."""
+    from .models import resolve_model
+    from .report import reps_document, rep_table
+
+    if opts.inference not in ("video", "live_stream"):
+        raise InputError(f"unknown inference mode {opts.inference!r} (video or live_stream)")
+    if not opts.headless and not _display_available():
+        raise OutputError("no display to show the live window on (DISPLAY is not set); "
+                          "run with --headless to record without a window")
+    src = source if source is not None else open_source(opts.camera, realtime=opts.realtime)
+    recorder = None
+    window = None
+    analyser = None
+    beeper = Beeper(opts.sound)
+    own_estimator = estimator is None
+    try:
+        if estimator is None:
+            path = model_path or resolve_model(opts.model, progress=True)  # after the source: bad input first
+            estimator = PoseEstimator(path, mode=RunningMode.LIVE_STREAM if opts.inference == "live_stream"
+                                      else RunningMode.VIDEO)
+        mode = estimator.mode.value
+        model_name = estimator.model_path.name
+        short_model = model_name.replace("pose_landmarker_", "").replace(".task", "")
+        tap = _Tap() if opts.record is not None else None
+        if tap is not None:  # before reading starts, so that raw.avi has every frame from the first
+            src.on_capture = tap
+        reader = src.reader()
+        try:
+            first = reader.get()
+        except EndOfStream:
+            raise InputError(f"no frames could be read from {src.name}") from None
+        H, W = first.image_bgr.shape[:2]
+        fps = float(src.fps or 30.0)
+        display_wh = (W, H + status_bar_height(W, H))
+        analyser = LiveAnalyser((W, H), thresholds=opts.thresholds, test=opts.test, stance=opts.stance,
+                                config=opts.stream)
+        if tap is not None:
+            from .record import SessionRecorder
+
+            recorder = SessionRecorder(opts.record, fps, (W, H), display_wh)
+            tap.attach(recorder)
+        if not opts.headless:
+            window = Window(display_wh)
+        out(f"live: {src.name} ({W}x{H}, {fps:.0f} fps{', paced in real time' if isinstance(src, RealtimeFileSource) else ''}"
+            f"), model {short_model} ({mode.replace('_', ' ')} mode)"
+            + (f", recording to {opts.record}/" if recorder else "")
+            + ("; press q in the window to stop" if window else ""))
+        hud = Hud(recording=recorder is not None, model=short_model, mode=mode, test=opts.test, stance=opts.stance,
+                  thresholds=opts.thresholds, mirror=opts.mirror)
+        loop = _Loop(opts, src, reader, estimator, analyser, recorder, window, beeper, hud, fps, out)
+        loop.run(first)
+        final = analyser.finish()
+        loop.handle_final(final)
+        a = analyser.session_analysis()
+        doc = reps_document(a, src.name, fps, loop.frames)
+        if recorder is not None:
+            recorder.reps(doc)
+        duration = loop.t_end - loop.t_start if loop.t_start is not None else 0.0
+        timings = np.array(loop.timings, float).reshape(-1, 3)
+        dropped = src.dropped_frames
+        ended = getattr(src, "ended_reason", None)
+        result = LiveResult(list(analyser.reps), doc, "", loop.frames, dropped, duration, ended, loop.interrupted,
+                            opts.record, [], model_name, mode, timings[:, 0], timings[:, 1], timings[:, 2],
+                            list(analyser.rep_lags_s), loop.snapshots)
+        head = (f"valgus-cam live: {src.name}, {duration:.1f} s, {loop.frames} frames analysed"
+                f" ({result.processed_fps:.1f} frames/s), {dropped} dropped by the "
+                f"{'camera' if src.is_live else 'reader'}, model {short_model} ({mode.replace('_', ' ')} mode)")
+        lines = [head, f"{a.test.replace('_', ' ')}: {len(analyser.reps)} rep{'s' if len(analyser.reps) != 1 else ''}"]
+        if analyser.reps:
+            lines.append(rep_table(a))
+        lines += [f"  warning: {w}" for w in a.warnings]
+        if analyser.rep_lags_s:
+            lines.append(f"verdicts came {np.median(analyser.rep_lags_s):.2f} s (median) after the rep ended")
+        if ended:
+            lines.append(f"stopped: {ended}")
+        summary = "\n".join(lines)
+        if recorder is not None:
+            recorder.close(summary)
+            result.files = recorder.files
+            summary += f"\nfiles in {recorder.dir}/: {', '.join(p.name for p in result.files)}"
+        result.summary_text = summary
+        if window is not None and recorder is not None and opts.replay and not loop.interrupted \
+                and any(r.verdict == "fail" for r in analyser.reps):
+            out("replaying the failed reps in the window (any key: next, q: end)")
+            replay_failed(window, recorder.dir / "annotated.avi", analyser.reps, fps, thresholds=opts.thresholds,
+                          bar=display_wh[1] - H)
+        return result
+    finally:
+        if recorder is not None and not recorder.closed:
+            try:
+                recorder.close()
+            except OutputError:
+                pass
+        if window is not None:
+            window.close()
+        if analyser is not None:
+            analyser.close()
+        beeper.close()
+        src.close()
+        if own_estimator and estimator is not None:
+            estimator.close()
+
+
+class _Tap:
+    """The source's ``on_capture``: frames read before the recorder exists (it needs the first
+    frame's size) are held, then everything goes to ``raw.avi`` in order."""
+
+    def __init__(self, max_held: int = 300):
+        import threading
+
+        self._lock = threading.Lock()
+        self._held: list = []
+        self._recorder = None
+        self._max = max_held
+
+    def __call__(self, frame: Frame) -> None:
+        with self._lock:
+            if self._recorder is None:
+                if len(self._held) < self._max:
+                    self._held.append(frame)
+                return
+        self._recorder.capture(frame)
+
+    def attach(self, recorder) -> None:
+        with self._lock:
+            for f in self._held:
+                recorder.capture(f)
+            self._held.clear()
+            self._recorder = recorder
+
+
+class _Loop:
+    """The per-frame work, the keys and the bookkeeping of one session."""
+
+    def __init__(self, opts, src, reader, estimator, analyser, recorder, window, beeper, hud, fps, out):
+        self.opts, self.src, self.reader, self.est = opts, src, reader, estimator
+        self.analyser, self.recorder, self.window, self.beeper, self.hud = analyser, recorder, window, beeper, hud
+        self.fps, self.out = fps, out
+        self.frames = 0
+        self.timings: deque = deque(maxlen=200_000)
+        self.t_start: float | None = None
+        self.t_end = 0.0
+        self.interrupted = False
+        self.quit = False
+        self.paused = False
+        self.snapshots: list = []
+        self._banner = None  # (Verdict, stream time shown from)
+        self._toast: tuple[str, float] | None = None
+        self._last_display: np.ndarray | None = None
+        self._fps_times: deque = deque(maxlen=30)
+        self._stream_t = 0.0
+
+    # ---------------------------------------------------------------- frames
+    def run(self, first: Frame) -> None:
+        self.t_start = time.monotonic()
+        try:
+            if self.est.mode is RunningMode.LIVE_STREAM:
+                self._run_async(first)
+            else:
+                self._run_sync(first)
+        except KeyboardInterrupt:
+            self.interrupted = True
+        self.t_end = time.monotonic()
+
+    def _next(self, timeout_s: float | None) -> Frame | None:
+        return self.reader.get(timeout_s)
+
+    def _expired(self) -> bool:
+        return self.opts.max_seconds is not None and time.monotonic() - self.t_start >= self.opts.max_seconds
+
+    def _run_sync(self, frame: Frame | None) -> None:
+        while not self.quit and not self._expired():
+            if self.paused:
+                self._paused_step()
+                continue
+            if frame is None:
+                try:
+                    frame = self._next(0.25)
+                except EndOfStream:
+                    return
+                if frame is None:  # a live source is late: keep the window responsive
+                    self._idle()
+                    continue
+            t_got = time.monotonic()
+            pose = self.est.detect(frame.image_bgr, frame.time_s)
+            self._process(frame, pose, t_got, time.monotonic() - t_got)
+            frame = None
+
+    def _run_async(self, frame: Frame | None) -> None:
+        est = self.est
+        inflight = False
+        ended = False
+        while not self.quit and not self._expired():
+            if self.paused and not inflight:
+                self._paused_step()
+                continue
+            if not inflight and not ended:
+                if frame is None:
+                    try:
+                        frame = self._next(0.25)
+                    except EndOfStream:
+                        ended = True
+                if frame is not None:
+                    est.submit(frame.image_bgr, frame.time_s, tag=(frame, time.monotonic()))
+                    inflight, frame = True, None
+                elif not ended:
+                    self._idle()
+                    continue
+            if not inflight:
+                return
+            got = est.result(timeout_s=5.0)
+            if got is None:
+                raise RuntimeError("the pose model returned no result for 5 s")
+            (done, t_sub), pose = got
+            inflight = False
+            t_res = time.monotonic()
+            if not ended and not self.paused:  # overlap: the next frame's inference runs while we draw
+                try:
+                    nxt = self._next(0)
+                except EndOfStream:
+                    ended, nxt = True, None
+                if nxt is not None:
+                    est.submit(nxt.image_bgr, nxt.time_s, tag=(nxt, time.monotonic()))
+                    inflight = True
+            self._process(done, pose, t_sub, t_res - t_sub)
+
+    # ---------------------------------------------------------------- one frame
+    def _process(self, frame: Frame, pose, t_got: float, inference_s: float) -> None:
+        state = self.analyser.update(frame.index, frame.time_s, pose)
+        self._stream_t = frame.time_s
+        self._react(state, frame.time_s)
+        img = self._picture(frame, pose, state)
+        key = self.window.show(img) if self.window is not None else -1
+        t_shown = time.monotonic()
+        capture = frame.capture_s if math.isfinite(frame.capture_s) else t_got
+        self.timings.append((capture, t_shown, inference_s))
+        self._fps_times.append(t_shown)
+        self.frames += 1
+        if self.recorder is not None:
+            self.recorder.frame(frame, pose, img)
+            self.recorder.rows(state.new_rows)
+        self._last_display = img
+        self._key(key)
+
+    def _react(self, state: LiveState, t: float) -> None:
+        for e in state.events:
+            self.out(f"  {e}")
+            self._toast = (e[:1].upper() + e[1:], time.monotonic())
+        for r in state.new_reps:
+            self.out("  " + _rep_line(r, self.opts.thresholds))
+            self._banner = (_verdict(r, _Thr(self.opts.thresholds)), t)
+            if r.verdict == "fail":
+                self.beeper.beep()
+        if state.new_reps and self.recorder is not None:
+            self._write_reps()
+
+    def handle_final(self, state: LiveState) -> None:
+        for r in state.new_reps:
+            self.out("  " + _rep_line(r, self.opts.thresholds))
+        if self.recorder is not None:
+            self.recorder.rows(state.new_rows)
+
+    def _write_reps(self) -> None:
+        from .report import reps_document
+
+        a = self.analyser.session_analysis()
+        self.recorder.reps(reps_document(a, self.src.name, self.fps, self.frames))
+
+    def _picture(self, frame: Frame, pose, state: LiveState | None) -> np.ndarray:
+        hud = self.hud
+        now = time.monotonic()
+        hud.elapsed_s = now - self.t_start
+        hud.paused = self.paused
+        hud.test, hud.stance = self.analyser.test, self.analyser.stance
+        if len(self._fps_times) > 1:
+            hud.fps = (len(self._fps_times) - 1) / max(1e-6, self._fps_times[-1] - self._fps_times[0])
+        hud.banner = None
+        if self._banner is not None and self._stream_t - self._banner[1] <= BANNER_HOLD_S:
+            hud.banner = self._banner[0]
+        hud.toast = self._toast[0] if self._toast and now - self._toast[1] <= TOAST_S else None
+        xy = pose.xy_px if pose is not None else None
+        return compose(frame.image_bgr, xy, state, hud)
+
+    # ---------------------------------------------------------------- keys, pause, idle
+    def _key(self, key: int) -> None:
+        if key == -1:
+            return
+        ch = chr(key).lower() if 0 <= key < 256 else ""
+        a = self.analyser
+        if ch == "q" or key == 27:
+            self.quit = True
+        elif ch == " ":
+            self.paused = not self.paused
+            self.out("  paused" if self.paused else "  resumed")
+            if not self.paused and self.src.is_live:  # the person moved meanwhile: a new standing baseline
+                a.recalibrate()
+        elif ch == "c":
+            a.recalibrate()
+            self.out("  recalibrating")
+        elif ch in ("l", "r"):
+            a.set_test("single-leg", "left" if ch == "l" else "right")
+            self._say(f"stance: {'left' if ch == 'l' else 'right'} leg (single-leg squat)")
+        elif ch == "b":
+            a.set_test("squat", "auto")
+            self._say("stance: both legs (double-leg squat)")
+        elif ch == "t":
+            nxt = TESTS[(TESTS.index(a.test) + 1) % len(TESTS)] if a.test in TESTS else "auto"
+            a.set_test(nxt, "auto")
+            self._say(f"test: {TEST_NAMES[nxt]}")
+        elif ch == "s" and self._last_display is not None:
+            self._snapshot(self._last_display)
+
+    def _say(self, text: str) -> None:
+        self.out(f"  {text}")
+        self._toast = (text[:1].upper() + text[1:], time.monotonic())
+
+    def _snapshot(self, img: np.ndarray) -> None:
+        if self.recorder is not None:
+            path = self.recorder.snapshot(img)
+        else:
+            from .sinks import atomic_open
+
+            path = Path.cwd() / time.strftime("valgus-cam-snapshot-%Y%m%d-%H%M%S.png")
+            ok, buf = cv2.imencode(".png", img)
+            with atomic_open(path, "wb") as f:
+                f.write(buf.tobytes())
+        self.snapshots.append(path)
+        self._say(f"snapshot saved: {path.name}")
+
+    def _paused_step(self) -> None:
+        """While paused: live sources keep delivering (shown, not analysed); files wait."""
+        img = None
+        if self.src.is_live:
+            try:
+                frame = self._next(0.05)
+            except EndOfStream:
+                self.paused, self.quit = False, True
+                return
+            if frame is not None:
+                img = self._picture(frame, None, None)
+                if self.recorder is not None:
+                    self.recorder.shown(frame.index, img)
+        if img is None and self._last_display is not None:
+            img = self._last_display.copy()
+            H = img.shape[0] - status_bar_height(img.shape[1], img.shape[0])
+            draw_centre_label(img[:H], "PAUSED", "space: resume   q: quit")
+        if img is None:
+            return
+        if self.window is not None:
+            self._key(self.window.show(img, 30))
+        else:
+            time.sleep(0.03)
+
+    def _idle(self) -> None:
+        if self.window is not None and self._last_display is not None:
+            self._key(self.window.show(self._last_display, 5))
+
+
+class _Thr:
+    """overlay._verdict needs an object with ``thresholds``."""
+
+    def __init__(self, thresholds: Thresholds):
+        self.thresholds = thresholds

@@ -1,0 +1,780 @@
+"""Streaming analysis of a live session, one frame at a time: the setup guide, the causal values
+shown on every frame, and the rep verdicts. No GUI and no file I/O (``valgus_cam.live`` draws and
+records what :meth:`LiveAnalyser.update` returns).
+
+Three layers, from fast to final:
+
+* **Setup guide** (:func:`check_gates`, per frame): a person in the picture, the lower body
+  (hips, knees, ankles, heels, toes) visible and inside the image, legs long enough to measure
+  (thigh and shank ≥ ``GateConfig.min_segment_px``, the geometry core's body-size gate), facing
+  the camera (the frontal view of :func:`geometry.classify_view` and a body yaw within
+  ``GateConfig.max_yaw_deg``, medians over the last 0.5 s), then **holding still** for
+  ``calibrate_s`` (hips and ankles within 3% of the torso length, the rule of
+  :func:`measures.standing_baseline`). Counting starts at calibration; a gate failing for longer
+  than ``gate_grace_s`` while counting ends the counted segment and the guide comes back.
+* **Display values** (causal): frontal-plane FPPA of each knee and trunk lean relative to
+  standing, computed per frame with the standing references taken at calibration (segment
+  lengths, body yaw, camera roll; the same reconstruction as :func:`measures.compute_frame_measures`)
+  and smoothed by a One Euro filter (no look-ahead).
+* **Rep verdicts**: the *offline* analysis (:func:`pipeline.analyse_clip`, exactly what
+  ``valgus-cam analyze`` runs) re-run on the counted segment's landmarks every
+  ``analysis_period_s`` on a worker thread. A rep is reported once its end lies ``final_lag_s``
+  before the newest analysed frame: measured on four clips (docs/live.md), a rep seen 0.2 s after
+  its end already has the boundaries (±3 frames) and values of the whole-clip analysis; 0.4 s
+  doubles that margin. So live verdicts equal ``analyze``'s by construction, and a rep's banner
+  comes ``final_lag_s`` + at most one analysis period after the rep ends. frames.csv rows are
+  handed out once they are ``rows_lag_s`` old (same measurement: final after 0.3 s).
+
+The analysed segment starts at the first frame of the still stand that calibrated it (the
+standing baseline of the analysis). Memory is bounded: a segment longer than ``pin_s`` +
+``window_s`` keeps its first ``pin_s`` (the baseline) and the last ``window_s``; reps across
+that seam are never reported (they were reported long before).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import warnings
+from collections import Counter, deque
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from . import geometry as g
+from .landmarks import LM
+from .measures import GateConfig, LandmarkSeries, body_yaw_deg
+from .pipeline import ClipAnalysis, analyse_clip
+from .pose import Pose
+from .signals import OneEuroFilter
+from .verdicts import RepResult, Thresholds, detect_test, summarise
+
+GATE_ORDER = ("person", "view", "feet", "size", "still")  # the order the guide asks for them
+GATE_TODO = {  # what the person should do when the gate fails
+    "person": "Step into the picture",
+    "feet": "Step back until your feet are visible",
+    "size": "Come closer: your legs are too small to measure",
+    "view": "Face the camera",
+    "still": "Hold still to calibrate",
+}
+GATE_PENDING = {  # a step not reached yet, in neutral words
+    "person": "In the picture",
+    "view": "Facing the camera",
+    "feet": "Feet visible",
+    "size": "Legs big enough to measure",
+    "still": "Hold still to calibrate",
+}
+GATE_DONE = {
+    "person": "In the picture",
+    "feet": "Feet visible",
+    "size": "Big enough",
+    "view": "Facing the camera",
+    "still": "Calibrated",
+}
+_LOWER_BODY = tuple(LM[f"{s}_{j}"] for s in ("left", "right") for j in ("hip", "knee", "ankle", "heel", "foot_index"))
+
+
+@dataclass(frozen=True, slots=True)
+class StreamConfig:
+    calibrate_s: float = 0.5  # still standing needed to calibrate (= standing_baseline's minimum)
+    still_tolerance: float = 0.03  # hip and ankle motion allowed while still, in torso lengths
+    gate_grace_s: float = 0.5  # a gate failing this long while counting ends the counted segment
+    max_gap_s: float = 2.0  # no frame for this long (camera stall): the counted segment ends
+    view_window_s: float = 0.5  # view and yaw gates use the median over this many seconds
+    final_lag_s: float = 0.4  # a rep is reported once its end is this far behind the newest frame
+    rows_lag_s: float = 0.3  # frames.csv rows are handed out once this old ...
+    rows_max_hold_s: float = 1.0  # ... and the standing baseline has ended, or once this old anyway
+    analysis_period_s: float = 0.25  # re-run the offline analysis this often (stream time)
+    window_s: float = 30.0  # recent frames the re-analysis keeps ...
+    pin_s: float = 3.0  # ... plus the segment's first seconds (the standing baseline)
+    seam_guard_s: float = 2.0  # reps starting this close after the seam are not reported
+    min_visibility: float = 0.5
+    one_euro_min_cutoff_hz: float = 1.5
+    one_euro_beta: float = 0.05
+
+
+# ---------------------------------------------------------------------------------------------
+# setup gates (pure)
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class GateCheck:
+    """One frame's gates: ``ok[gate]`` for person/feet/size/view (the stillness gate is tracked by
+    :class:`LiveAnalyser`); ``detail`` adds a number to a failing gate's message."""
+
+    ok: dict
+    detail: dict
+    width_ratio: float = math.nan
+    yaw_deg: float = math.nan
+
+    @property
+    def failing(self) -> str | None:
+        return next((k for k in GATE_ORDER if k in self.ok and not self.ok[k]), None)
+
+
+def frame_yaw_deg(pose: Pose) -> float:
+    """Body yaw of one frame, as :func:`measures.body_yaw_deg` (world hip line and feet)."""
+    s = LandmarkSeries(np.zeros(1), pose.xy_px[None], pose.world_xyz_m[None], pose.visibility[None], pose.image_wh)
+    mirrored = bool(g.facing_sign(pose.point("left_hip"), pose.point("right_hip")) < 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return body_yaw_deg(s, slice(0, 1), mirrored)
+
+
+def check_gates(pose: Pose | None, image_wh: tuple[int, int], gates: GateConfig = GateConfig(),
+                min_visibility: float = 0.5, width_ratio: float | None = None, yaw_deg: float | None = None,
+                counting: bool = False) -> GateCheck:
+    """Person, feet (hips, knees, ankles, heels and toes of both legs visible and inside the
+    image), size (thigh and shank of both legs ≥ ``gates.min_segment_px``) and view (frontal, yaw
+    within ``gates.max_yaw_deg``) for one frame. ``width_ratio`` / ``yaw_deg`` override this
+    frame's values (the caller passes recent medians).
+
+    ``counting=True`` (after calibration) relaxes three gates: size is skipped (while squatting the
+    thighs foreshorten; the gate is on the standing lengths, checked at calibration, as in
+    ``compute_frame_measures``); feet needs every lower-body point inside the picture but only one
+    leg *visible* (a single-leg squat's free foot held behind the stance leg is hidden); view checks
+    the side-on test only, not the yaw (fixed at calibration)."""
+    ok = {"person": pose is not None}
+    detail: dict = {}
+    if pose is None:
+        return GateCheck(ok, detail)
+    w, h = image_wh
+    xy, vis = pose.xy_px, pose.visibility
+    pts = xy[list(_LOWER_BODY)]
+    inside = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
+    seen = vis[list(_LOWER_BODY)] >= min_visibility
+    if counting:
+        half = len(_LOWER_BODY) // 2  # left leg first, then right
+        ok["feet"] = bool(inside.all() and (seen[:half].all() or seen[half:].all()))
+    else:
+        ok["feet"] = bool(np.all(inside & seen))
+    if not counting:
+        seg = []
+        for s in ("left", "right"):
+            seg.append(float(np.linalg.norm(xy[LM[f"{s}_knee"]] - xy[LM[f"{s}_hip"]])))
+            seg.append(float(np.linalg.norm(xy[LM[f"{s}_ankle"]] - xy[LM[f"{s}_knee"]])))
+        ok["size"] = min(seg) >= gates.min_segment_px
+        if not ok["size"]:
+            detail["size"] = f"shortest leg segment {min(seg):.0f} px, need {gates.min_segment_px:.0f}"
+    if width_ratio is None:
+        width_ratio = float(g.width_ratio(pose.point("left_hip"), pose.point("right_hip"),
+                                          pose.point("left_shoulder"), pose.point("right_shoulder")))
+    if yaw_deg is None:
+        yaw_deg = frame_yaw_deg(pose)
+    frontal = g.classify_view(width_ratio) == "frontal"
+    # the yaw estimate uses the feet: judged only when they are seen (else "feet" speaks first),
+    # and only at setup: the measures use the yaw of the standing baseline, and a free foot swung
+    # behind throws the per-frame estimate off
+    yaw_ok = counting or not ok["feet"] or not math.isfinite(yaw_deg) or abs(yaw_deg) <= gates.max_yaw_deg
+    ok["view"] = bool(frontal and yaw_ok)
+    if frontal and not yaw_ok:
+        detail["view"] = f"turned {abs(yaw_deg):.0f}° away, at most {gates.max_yaw_deg:.0f}°"
+    elif not frontal:
+        detail["view"] = "seen from the side"
+    return GateCheck(ok, detail, width_ratio, yaw_deg)
+
+
+# ---------------------------------------------------------------------------------------------
+# standing references and the causal per-frame values
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class StandingReference:
+    """What calibration measures on the still stand (as ``compute_frame_measures`` does on its
+    baseline): image segment lengths with the hip joint centres, body yaw, camera roll, trunk lean."""
+
+    image_wh: tuple[int, int]
+    mirrored: bool
+    yaw_deg: float
+    roll_deg: float
+    trunk_lean_deg: float  # standing lean (roll removed): the display shows lean relative to it
+    thigh_px: dict  # side -> standing length
+    shank_px: dict
+    focal_px: float
+    ankle_dy_px: float = 0.0  # standing left minus right ankle image y (uneven floor, roll)
+
+
+def standing_reference(s: LandmarkSeries, gates: GateConfig = GateConfig()) -> StandingReference:
+    """References from the frames of a still stand (all frames of ``s``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        det = s.detected
+        facing = np.nanmedian(g.facing_sign(s.p("left_hip"), s.p("right_hip"))[det]) if det.any() else 1.0
+        mirrored = bool(facing < 0)
+        yaw = body_yaw_deg(s, slice(0, len(s.time_s)), mirrored)
+        roll = g.camera_roll_deg(s.p("left_ankle"), s.p("right_ankle"), s.p("left_shoulder"), s.p("right_shoulder"))
+        roll = roll if math.isfinite(roll) else 0.0
+        lean = g.trunk_lean_deg(s.p("left_hip"), s.p("right_hip"), s.p("left_shoulder"), s.p("right_shoulder")) \
+            - roll * np.where(g.facing_sign(s.p("left_hip"), s.p("right_hip")) < 0, -1, 1)
+        w, h = s.image_wh
+        pt = (lambda name: s.p(name) * (-1, 1) + (w, 0)) if mirrored else s.p  # noqa: E731
+        hjc = dict(zip(("left", "right"), g.hip_joint_centres(
+            pt("left_hip"), pt("right_hip"), gates.hip_width_scale,
+            gates.hip_yaw_shift * np.tan(np.radians(yaw if math.isfinite(yaw) else 0.0)))))
+        thigh = {side: float(np.nanmedian(np.linalg.norm(pt(f"{side}_knee") - hjc[side], axis=-1))) for side in hjc}
+        shank = {side: float(np.nanmedian(np.linalg.norm(pt(f"{side}_ankle") - pt(f"{side}_knee"), axis=-1)))
+                 for side in hjc}
+        focal = gates.focal_px if gates.focal_px else gates.focal_fraction * max(w, h)
+        dy = float(np.nanmedian(s.p("left_ankle")[:, 1] - s.p("right_ankle")[:, 1]))
+        return StandingReference(tuple(s.image_wh), mirrored, float(yaw), float(roll), float(np.nanmedian(lean)),
+                                 thigh, shank, float(focal), dy if math.isfinite(dy) else 0.0)
+
+
+def frame_values(pose: Pose, ref: StandingReference, gates: GateConfig = GateConfig()) -> dict[str, float]:
+    """Unfiltered per-frame values with the standing references: ``fppa_frontal_left_deg``,
+    ``fppa_frontal_right_deg`` (NaN when gated as in ``compute_frame_measures``: not visible,
+    legs too small, thigh foreshortened below ``min_thigh_fraction``, yaw beyond ``max_yaw_deg``),
+    ``trunk_lean_deg`` relative to standing, and ``free_foot_left`` / ``free_foot_right`` (how far
+    that ankle is above the other, in standing shank lengths)."""
+    w, h = ref.image_wh
+    xy = pose.xy_px * (-1, 1) + (w, 0) if ref.mirrored else pose.xy_px
+    p = lambda name: xy[LM[name]][None]  # noqa: E731
+    yaw = ref.yaw_deg if math.isfinite(ref.yaw_deg) else 0.0
+    yaw_ok = math.isfinite(ref.yaw_deg) and abs(ref.yaw_deg) <= gates.max_yaw_deg
+    hjc = dict(zip(("left", "right"), g.hip_joint_centres(p("left_hip"), p("right_hip"), gates.hip_width_scale,
+                                                          gates.hip_yaw_shift * np.tan(np.radians(yaw)))))
+    out: dict[str, float] = {}
+    body = lambda q: g.camera_to_body(q, yaw)  # noqa: E731
+    for side, other in (("left", "right"), ("right", "left")):
+        hip, knee, ankle, ohip = hjc[side], p(f"{side}_knee"), p(f"{side}_ankle"), hjc[other]
+        thigh0, shank0 = ref.thigh_px[side], ref.shank_px[side]
+        visible = all(pose.visibility[LM[f"{side}_{j}"]] >= gates.min_visibility for j in ("hip", "knee", "ankle"))
+        sized = thigh0 >= gates.min_segment_px and shank0 >= gates.min_segment_px
+        ok = visible and sized and yaw_ok and float(np.linalg.norm(knee - hip)) >= gates.min_thigh_fraction * thigh0
+        value = math.nan
+        if ok:
+            hip3, knee3, ankle3 = g.lift_leg(hip, knee, ankle, thigh0, shank0, ref.focal_px, (w / 2, h / 2))
+            ohip3 = np.concatenate([ohip - (w / 2, h / 2), [[ref.focal_px]]], axis=-1) * (hip3[:, 2:3] / ref.focal_px)
+            value = float(g.fppa_frontal_deg(body(hip3), body(knee3), body(ankle3), body(ohip3))[0])
+        out[f"fppa_frontal_{side}_deg"] = value
+        # how far this ankle is above the other one (image y is down), relative to standing
+        lift = pose.point(f"{other}_ankle")[1] - pose.point(f"{side}_ankle")[1]
+        lift -= ref.ankle_dy_px * (-1 if side == "left" else 1)
+        shank_raw = ref.shank_px[side]
+        out[f"free_foot_{side}"] = float(lift / shank_raw) if shank_raw > 0 else math.nan
+    sign = -1.0 if g.facing_sign(pose.point("left_hip"), pose.point("right_hip")) < 0 else 1.0
+    lean = float(g.trunk_lean_deg(pose.point("left_hip"), pose.point("right_hip"), pose.point("left_shoulder"),
+                                  pose.point("right_shoulder"))) - ref.roll_deg * sign
+    out["trunk_lean_deg"] = lean - ref.trunk_lean_deg
+    return out
+
+
+class CausalSmoother:
+    """One Euro filter per named value; a missing value (NaN) resets that value's filter, so a
+    knee that reappears starts fresh instead of gliding in from a stale value."""
+
+    def __init__(self, min_cutoff_hz: float = 1.5, beta: float = 0.05):
+        self._make = lambda: OneEuroFilter(min_cutoff_hz, beta)  # noqa: E731
+        self._f: dict[str, OneEuroFilter] = {}
+
+    def __call__(self, values: dict[str, float], time_s: float) -> dict[str, float]:
+        out = {}
+        for k, v in values.items():
+            f = self._f.setdefault(k, self._make())
+            if not math.isfinite(v):
+                f.reset()
+                out[k] = math.nan
+            else:
+                out[k] = f(v, time_s)
+        return out
+
+    def reset(self) -> None:
+        self._f.clear()
+
+
+# ---------------------------------------------------------------------------------------------
+# the streaming analyser
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class FrameRow:
+    """One frames.csv row (``values``: column → value, NaN = not measurable)."""
+
+    frame: int
+    time_s: float
+    detected: bool
+    values: dict
+
+
+@dataclass(slots=True)
+class LiveState:
+    """What the screen shows for one frame, and what became final with it."""
+
+    phase: str  # "setup" (guide on screen) | "counting"
+    failing: str | None  # the first failing gate (setup), or the gate failing within the grace (counting)
+    detail: str | None  # a number for the failing gate ("turned 24° away ...")
+    gates_ok: dict  # gate -> passed, for the checklist
+    calibration: float  # 0..1, progress of the still stand
+    values: dict  # smoothed display values (see frame_values); empty when not calibrated
+    stance: str | None  # the leg(s) now carrying the body: "left" | "right" | "both" | None
+    reps: list  # every rep reported so far (RepResult, session frame indices)
+    new_reps: list = field(default_factory=list)  # reps reported with this frame
+    new_rows: list = field(default_factory=list)  # frames.csv rows that became final with this frame
+    events: list = field(default_factory=list)  # plain-language session events ("calibrated", ...)
+
+
+@dataclass(slots=True)
+class _Segment:
+    """A counted stretch: its landmarks (bounded), references, and bookkeeping."""
+
+    number: int
+    ref: StandingReference
+    idx: list = field(default_factory=list)
+    t: list = field(default_factory=list)
+    xy: list = field(default_factory=list)
+    world: list = field(default_factory=list)
+    vis: list = field(default_factory=list)
+    pinned: int = 0  # number of leading frames kept forever (the standing baseline)
+    seam_time_s: float | None = None  # time of the first frame after the dropped stretch
+    last_post_t: float = -math.inf
+    last_ok_t: float = -math.inf
+    fail_since: float | None = None
+    analysis: ClipAnalysis | None = None
+
+    def append(self, index: int, time_s: float, pose: Pose | None) -> None:
+        self.idx.append(index)
+        self.t.append(time_s)
+        if pose is None:
+            self.xy.append(np.full((33, 2), np.nan))
+            self.world.append(np.full((33, 3), np.nan))
+            self.vis.append(np.zeros(33))
+        else:
+            self.xy.append(pose.xy_px)
+            self.world.append(pose.world_xyz_m)
+            self.vis.append(pose.visibility)
+
+    def trim(self, cfg: StreamConfig) -> None:
+        """Drop the middle once the segment outgrows ``pin_s + window_s`` (by 5 s, to trim in chunks)."""
+        if not self.pinned:
+            t0 = self.t[0]
+            self.pinned = next((k for k, tk in enumerate(self.t) if tk - t0 > cfg.pin_s), 0)
+            if not self.pinned:
+                return
+        if self.t[-1] - self.t[self.pinned] <= cfg.window_s + 5.0:
+            return
+        keep_from = next(k for k in range(self.pinned, len(self.t)) if self.t[-1] - self.t[k] <= cfg.window_s)
+        for lst in (self.idx, self.t, self.xy, self.world, self.vis):
+            del lst[self.pinned:keep_from]
+        self.seam_time_s = self.t[self.pinned]
+
+    def snapshot(self) -> tuple:
+        return (np.asarray(self.idx, int), np.asarray(self.t, float), np.stack(self.xy), np.stack(self.world),
+                np.stack(self.vis), self.seam_time_s)
+
+
+class _Worker:
+    """Runs one analysis at a time on a daemon thread; ``post`` refuses while busy."""
+
+    def __init__(self, fn):
+        self._fn = fn
+        self._cv = threading.Condition()
+        self._job = None
+        self._result = None
+        self._busy = False
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="valgus-cam-analysis", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while self._job is None and not self._stop:
+                    self._cv.wait()
+                if self._stop:
+                    return
+                job, self._job = self._job, None
+            try:
+                res = self._fn(job)
+            except BaseException as e:  # noqa: BLE001 - handed to the consumer
+                res = e
+            with self._cv:
+                self._result, self._busy = res, False
+                self._cv.notify_all()
+
+    def post(self, job) -> bool:
+        with self._cv:
+            if self._busy:
+                return False
+            self._job, self._busy = job, True
+            self._cv.notify_all()
+            return True
+
+    def take(self, wait: bool = False):
+        with self._cv:
+            if wait:
+                while self._busy:
+                    self._cv.wait()
+            res, self._result = self._result, None
+        if isinstance(res, BaseException):
+            raise res
+        return res
+
+    def close(self) -> None:
+        with self._cv:
+            self._stop = True
+            self._cv.notify_all()
+        self._thread.join(5.0)
+
+
+@dataclass(slots=True)
+class _Job:
+    segment: int
+    final: bool
+    idx: np.ndarray
+    t: np.ndarray
+    xy: np.ndarray
+    world: np.ndarray
+    vis: np.ndarray
+    seam_time_s: float | None
+    image_wh: tuple[int, int]
+    thresholds: Thresholds
+    test: str
+    stance: str
+    gates: GateConfig
+
+
+def _analyse(job: _Job):
+    s = LandmarkSeries(job.t, job.xy, job.world, job.vis, job.image_wh)
+    return job, analyse_clip(s, job.thresholds, test=job.test, stance=job.stance, gates=job.gates)
+
+
+class LiveAnalyser:
+    """Feed it every processed frame (``update``); it returns what to show and what became final.
+
+    ``test`` / ``stance`` as for ``analyze`` (``set_test`` changes them for the reps not yet
+    reported). ``threaded=False`` runs the re-analysis inline (deterministic, for tests of this
+    class); the live loop uses the worker thread."""
+
+    def __init__(self, image_wh: tuple[int, int], *, thresholds: Thresholds | None = None, test: str = "auto",
+                 stance: str = "auto", config: StreamConfig = StreamConfig(), gates: GateConfig = GateConfig(),
+                 threaded: bool = True):
+        self.image_wh = tuple(image_wh)
+        self.thresholds = thresholds or Thresholds()
+        self.test, self.stance = test, stance
+        self.cfg, self.gates = config, gates
+        self.reps: list[RepResult] = []
+        self.analysis: ClipAnalysis | None = None  # the latest analysis of any segment
+        self.rep_lags_s: list[float] = []  # newest analysed frame time − rep end, per reported rep
+        self._segment: _Segment | None = None
+        self._segments = 0
+        self._recent: deque = deque()  # (index, time, pose, gate check) before calibration
+        self._still_start: int | None = None  # position in _recent where the current still run starts
+        self._view_hist: deque = deque()  # (time, width ratio, yaw)
+        self._rows: deque = deque()  # (index, time, detected, segment number or None)
+        self._last_emitted_end: float = -math.inf  # time of the last reported rep's end
+        self._last_t: float | None = None
+        self._smooth = CausalSmoother(config.one_euro_min_cutoff_hz, config.one_euro_beta)
+        self._worker = _Worker(_analyse) if threaded else None
+        self._pending_inline = None
+        self._events: list[str] = []
+        self._carry: list = []  # reps reported between updates (recalibrate)
+        self.segment_starts: list[float] = []  # time of the first frame of each counted segment
+        self.setup_failures: Counter = Counter()  # gate -> frames it was the first failing one in setup
+        self.setup_frames = 0
+        self._ready_rows: dict[int, dict] = {}  # frame index -> final values
+
+    # ------------------------------------------------------------------ controls
+    def set_test(self, test: str | None = None, stance: str | None = None) -> None:
+        if test is not None:
+            self.test = test
+        if stance is not None:
+            self.stance = stance
+
+    def recalibrate(self) -> None:
+        """End the counted segment (its last reps come with the next update) and start the setup
+        guide again."""
+        self._end_segment(self._carry)
+        self._recent.clear()
+        self._still_start = None
+        self._events.append("calibrate again: hold still")
+
+    @property
+    def phase(self) -> str:
+        return "counting" if self._segment is not None else "setup"
+
+    @property
+    def buffered_frames(self) -> int:
+        """Frames of landmarks held for the re-analysis (bounded by ``pin_s + window_s + 5 s``)."""
+        return len(self._segment.t) if self._segment is not None else len(self._recent)
+
+    @property
+    def reference(self) -> StandingReference | None:
+        return self._segment.ref if self._segment is not None else None
+
+    # ------------------------------------------------------------------ per frame
+    def update(self, index: int, time_s: float, pose: Pose | None) -> LiveState:
+        cfg = self.cfg
+        new_reps, self._carry = self._carry, []
+        events, self._events = self._events, []
+        if self._last_t is not None and time_s - self._last_t > cfg.max_gap_s and self._segment is not None:
+            self._end_segment(new_reps)  # a gap in the stream (pause, camera hiccup): recalibrate
+            events.append("gap in the video: calibrate again")
+            self._recent.clear()
+            self._still_start = None
+        self._last_t = time_s
+        check = self._gates(time_s, pose)
+        seg = self._segment
+        calibration = 0.0
+        if seg is None:
+            self._rows.append((index, time_s, pose is not None, None))
+            self.setup_frames += 1
+            calibration = self._setup_step(index, time_s, pose, check)
+            self.setup_failures[check.failing or ("still" if self._segment is None else None)] += 1
+            if self._segment is not None:
+                events.append("calibrated: squat when ready")
+                seg = self._segment
+        else:
+            seg.append(index, time_s, pose)
+            self._rows.append((index, time_s, pose is not None, seg.number))
+            if check.failing is None:
+                seg.last_ok_t, seg.fail_since = time_s, None
+            elif seg.fail_since is None:
+                seg.fail_since = time_s
+            if seg.fail_since is not None and time_s - seg.fail_since >= cfg.gate_grace_s:
+                self._end_segment(new_reps)
+                events.append(f"stopped counting: {GATE_TODO[check.failing].lower()}")
+                seg = None
+            else:
+                seg.trim(cfg)
+                calibration = 1.0
+        self._collect(new_reps)
+        if seg is not None and time_s - seg.last_post_t >= cfg.analysis_period_s:
+            if self._post(seg, final=False):
+                seg.last_post_t = time_s
+        values: dict = {}
+        stance = None
+        if seg is not None and pose is not None:
+            values = self._smooth(frame_values(pose, seg.ref, self.gates), time_s)
+            stance = self._stance(values)
+        elif seg is None:
+            self._smooth.reset()
+        failing = check.failing
+        if seg is None and failing is None:
+            failing = "still"
+        gates_ok = dict(check.ok)
+        gates_ok.setdefault("size", seg is not None)
+        gates_ok["still"] = seg is not None
+        detail = check.detail.get(failing) if failing else None
+        return LiveState(self.phase, failing, detail, gates_ok, calibration, values, stance, self.reps,
+                         new_reps, self._rows_out(), events)
+
+    def finish(self) -> LiveState:
+        """End of the session: the counted segment is analysed to its last frame, every remaining
+        rep and row is handed out."""
+        new_reps, self._carry = self._carry, []
+        self._end_segment(new_reps)
+        rows = self._rows_out(flush=True)
+        return LiveState(self.phase, None, None, {}, 0.0, {}, None, self.reps, new_reps, rows, [])
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
+
+    def session_analysis(self) -> ClipAnalysis:
+        """The session as one ClipAnalysis (for reps.json and the terminal table): every reported
+        rep, their summary, and the clip-level facts of the latest analysis (or, if nothing was
+        ever counted, of the last frames seen, with a warning naming the setup step that failed)."""
+        a = self.analysis
+        warnings_: list[str] = []
+        if a is None:
+            frames = [(r[1], r[2]) for r in self._recent] or [(0.0, None)]
+            s = LandmarkSeries.from_poses([f[0] for f in frames], [f[1] for f in frames], self.image_wh)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                a = analyse_clip(s, self.thresholds, test=self.test, stance=self.stance, gates=self.gates)
+            blocking = [(n, k) for k, n in self.setup_failures.most_common() if k is not None]
+            if blocking:
+                n, gate = blocking[0]
+                share = n / max(1, self.setup_frames)
+                warnings_.append(f"never calibrated, so nothing was counted: \"{GATE_TODO[gate]}\" "
+                                 f"({share:.0%} of the frames)")
+            else:
+                warnings_.append("never calibrated, so nothing was counted")
+        else:
+            warnings_ = [w for w in a.warnings if not w.startswith("no squat rep was seen")]
+            warnings_ = [w for w in warnings_ if w not in a.summary.notes]
+            if not self.reps:
+                warnings_.append("no squat rep was seen (a rep needs a still start, a descent of at least ~6% of "
+                                 "leg length and a return)")
+        summary = summarise(self.reps, self.thresholds)
+        kind = (detect_test(self.reps) if self.test == "auto"
+                else ("single_leg_squat" if self.test == "single-leg" else "double_leg_squat"))
+        return replace(a, reps=[], results=list(self.reps), summary=summary, test=kind,
+                       warnings=warnings_ + summary.notes)
+
+    # ------------------------------------------------------------------ internals
+    def _gates(self, time_s: float, pose: Pose | None) -> GateCheck:
+        if pose is None:
+            self._view_hist.clear()
+            return check_gates(None, self.image_wh, self.gates, self.cfg.min_visibility)
+        ratio = float(g.width_ratio(pose.point("left_hip"), pose.point("right_hip"), pose.point("left_shoulder"),
+                                    pose.point("right_shoulder")))
+        self._view_hist.append((time_s, ratio, frame_yaw_deg(pose)))
+        while self._view_hist and time_s - self._view_hist[0][0] > self.cfg.view_window_s:
+            self._view_hist.popleft()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            r = float(np.nanmedian([v[1] for v in self._view_hist]))
+            y = float(np.nanmedian([v[2] for v in self._view_hist]))
+        return check_gates(pose, self.image_wh, self.gates, self.cfg.min_visibility, width_ratio=r, yaw_deg=y,
+                           counting=self._segment is not None)
+
+    def _setup_step(self, index: int, time_s: float, pose: Pose | None, check: GateCheck) -> float:
+        """Track the still stand; start a segment when it is long enough. Returns the progress."""
+        cfg = self.cfg
+        self._recent.append((index, time_s, pose, check))
+        while len(self._recent) > 1 and time_s - self._recent[0][1] > cfg.calibrate_s + 2.0:
+            self._recent.popleft()
+            if self._still_start is not None:
+                self._still_start -= 1
+        if check.failing is not None:
+            self._still_start = None
+            return 0.0
+        if self._still_start is None or self._still_start < 0:
+            self._still_start = len(self._recent) - 1
+            return 0.0
+        first = self._recent[self._still_start][2]
+        if self._moved(first, pose):
+            self._still_start = len(self._recent) - 1
+            return 0.0
+        run = [r for r in list(self._recent)[self._still_start:]]
+        ts = np.array([r[1] for r in run])
+        period = float(np.median(np.diff(ts))) if len(ts) > 1 else 0.0
+        covered = ts[-1] - ts[0] + period  # the time the run's frames cover
+        if covered + 1e-6 < cfg.calibrate_s:
+            return float(np.clip(covered / cfg.calibrate_s, 0.0, 1.0))
+        self._start_segment(run)
+        return 1.0
+
+    def _moved(self, a: Pose, b: Pose) -> bool:
+        tol = self.cfg.still_tolerance * float(g.torso_length_px(a.point("left_hip"), a.point("right_hip"),
+                                                                 a.point("left_shoulder"), a.point("right_shoulder")))
+        mid = lambda p: (p.point("left_hip") + p.point("right_hip")) / 2  # noqa: E731
+        if np.linalg.norm(mid(a) - mid(b)) > tol:
+            return True
+        return any(abs(a.point(f"{s}_ankle")[1] - b.point(f"{s}_ankle")[1]) > tol for s in ("left", "right"))
+
+    def _start_segment(self, run: list) -> None:
+        poses = [r[2] for r in run]
+        s = LandmarkSeries.from_poses([r[1] for r in run], poses, self.image_wh)
+        self._segments += 1
+        seg = _Segment(self._segments, standing_reference(s, self.gates))
+        for index, t, pose, _ in run:
+            seg.append(index, t, pose)
+        seg.last_ok_t = run[-1][1]
+        self.segment_starts.append(float(run[0][1]))
+        # the rows of the run move into the segment
+        first = run[0][0]
+        self._rows = deque((i, t, d, seg.number if i >= first else sn) for i, t, d, sn in self._rows)
+        self._segment = seg
+        self._recent.clear()
+        self._still_start = None
+
+    def _post(self, seg: _Segment, final: bool) -> bool:
+        idx, t, xy, world, vis, seam = seg.snapshot()
+        job = _Job(seg.number, final, idx, t, xy, world, vis, seam, self.image_wh, self.thresholds, self.test,
+                   self.stance, self.gates)
+        if self._worker is None:
+            self._pending_inline = _analyse(job)
+            return True
+        return self._worker.post(job)
+
+    def _collect(self, out: list, wait: bool = False) -> None:
+        if self._worker is None:
+            res, self._pending_inline = self._pending_inline, None
+        else:
+            res = self._worker.take(wait=wait)
+        if res is not None:
+            self._accept(*res, out)
+
+    def _accept(self, job: _Job, a: ClipAnalysis, out: list) -> None:
+        """Report the final reps of an analysis; keep it for the rows."""
+        self.analysis = a
+        seg = self._segment
+        if seg is not None and seg.number == job.segment:
+            seg.analysis = a
+        newest = float(job.t[-1])
+        for r in sorted(a.results, key=lambda r: r.end_frame):
+            end_t, bottom_t = float(job.t[r.end_frame]), float(job.t[r.bottom_frame])
+            if bottom_t <= self._last_emitted_end:
+                continue
+            if not job.final and newest - end_t < self.cfg.final_lag_s:
+                break
+            if job.seam_time_s is not None and float(job.t[r.start_frame]) < job.seam_time_s + self.cfg.seam_guard_s:
+                continue  # starts in the pinned baseline or just after the seam: not a real rep
+            rep = replace(r, index=len(self.reps) + 1, start_frame=int(job.idx[r.start_frame]),
+                          bottom_frame=int(job.idx[r.bottom_frame]), end_frame=int(job.idx[r.end_frame]))
+            self.reps.append(rep)
+            self.rep_lags_s.append(newest - end_t)
+            self._last_emitted_end = end_t
+            out.append(rep)
+        self._final_rows(job, a)
+
+    def _final_rows(self, job: _Job, a: ClipAnalysis) -> None:
+        """Values for the rows of this segment that are now final."""
+        newest = float(job.t[-1])
+        limit = math.inf if job.final else newest - self.cfg.rows_lag_s
+        m = a.measures
+        base = m.baseline
+        # values that depend on the standing baseline (yaw, segment lengths, roll) settle when the
+        # stand ends; until then only rows older than rows_max_hold_s go out (bounded crash loss)
+        if not job.final and (base.stop <= base.start or newest - float(job.t[base.stop - 1]) < self.cfg.rows_lag_s):
+            limit = min(limit, newest - self.cfg.rows_max_hold_s)
+        cols = m.CSV_COLUMNS
+        for i, t, det, sn in self._rows:
+            if sn != job.segment or i in self._ready_rows:
+                continue
+            if t > limit:
+                break
+            k = int(np.searchsorted(job.idx, i))
+            if k < len(job.idx) and job.idx[k] == i:
+                self._ready_rows[i] = {c: float(getattr(m, c)[k]) for c in cols}
+
+    def _rows_out(self, flush: bool = False) -> list[FrameRow]:
+        """Rows in frame order, each once it is final: setup frames once they cannot belong to the
+        still stand being timed, counted frames once the analysis has their final values, frames of
+        an ended segment at once."""
+        current = self._segment.number if self._segment is not None else None
+        hold_from = None
+        if current is None and self._still_start is not None and 0 <= self._still_start < len(self._recent):
+            hold_from = self._recent[self._still_start][0]
+        out = []
+        while self._rows:
+            i, t, det, sn = self._rows[0]
+            if flush or (sn is None and (hold_from is None or i < hold_from)) or (sn is not None and sn != current) \
+                    or i in self._ready_rows:
+                out.append(FrameRow(i, t, det, self._ready_rows.pop(i, {})))
+                self._rows.popleft()
+            else:
+                break
+        return out
+
+    def _end_segment(self, out: list) -> None:
+        seg = self._segment
+        if seg is None:
+            return
+        if self._worker is not None:
+            self._collect(out, wait=True)
+        else:
+            self._collect(out)
+        if len(seg.t) >= 2:
+            # analyse up to the last frame where the gates passed
+            keep = sum(1 for t in seg.t if t <= seg.last_ok_t)
+            for lst in (seg.idx, seg.t, seg.xy, seg.world, seg.vis):
+                del lst[keep:]
+            if len(seg.t) >= 2:
+                idx, t, xy, world, vis, seam = seg.snapshot()
+                job = _Job(seg.number, True, idx, t, xy, world, vis, seam, self.image_wh, self.thresholds,
+                           self.test, self.stance, self.gates)
+                self._accept(*_analyse(job), out)
+        self._segment = None
+        self._smooth.reset()
+
+    def _stance(self, values: dict) -> str | None:
+        if self.test == "squat":
+            return "both"
+        if self.stance in ("left", "right"):
+            return self.stance
+        fl, fr = values.get("free_foot_left", math.nan), values.get("free_foot_right", math.nan)
+        if math.isfinite(fl) and fl > 0.2:
+            return "right"
+        if math.isfinite(fr) and fr > 0.2:
+            return "left"
+        return None
