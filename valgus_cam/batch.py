@@ -760,7 +760,7 @@ def _run(exp: Expansion, out_dir: Path, settings: Settings, client, workers: int
         else:
             todo.append(t)
     write_summary(out_dir, records, settings, "running")  # an unwritable DIR fails here (exit 5)
-    todo.sort(key=lambda t: -_size(t.path))  # longest first: the last clips do not leave workers idle
+    todo.sort(key=lambda t: -_work(t.path))  # longest first: the last clips do not leave workers idle
 
     result = BatchResult(records, out_dir, settings, exp.unmatched)
     started = time.time()
@@ -802,6 +802,20 @@ def _size(path: str) -> int:
         return os.stat(path).st_size
     except OSError:
         return 0
+
+
+def _work(path: str) -> float:
+    """Expected analysis cost of a clip, for the dispatch order: frames × (pose ≈ 11 ms + decode ≈
+    9 ms per megapixel), from the container's header; the file size when the header says nothing."""
+    import cv2
+
+    cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+    try:
+        n = cap.get(cv2.CAP_PROP_FRAME_COUNT) if cap.isOpened() else 0
+        mp = cap.get(cv2.CAP_PROP_FRAME_WIDTH) * cap.get(cv2.CAP_PROP_FRAME_HEIGHT) / 1e6 if n > 0 else 0
+    finally:
+        cap.release()
+    return n * (11.0 + 9.0 * mp) if n > 0 else _size(path) / 1e4
 
 
 def _cpu_count() -> int:
