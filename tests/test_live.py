@@ -52,6 +52,12 @@ def test_live_counts_and_judges_like_analyze(recorded, analyzed_lite):
     ref = analyzed_lite(synthetic("dev_003_double.mp4"))
     assert [r.verdict for r in result.reps] == ["fail", "pass", "fail"]
     assert_same_reps(result.reps, ref.analysis.results)
+    # the end-of-session summary carries the guidance for exactly the criteria that failed
+    from valgus_cam.guidance import guidance_for
+
+    items = guidance_for({c for r in result.reps for c in r.reasons})
+    assert items and all(i.title in result.summary_text for i in items)
+    assert "not a diagnosis" in result.summary_text
     assert result.frames == len(ref.frame_index) and result.dropped == 0
     assert result.ended_reason is None and not result.interrupted
 

@@ -505,7 +505,7 @@ def run_live(opts: LiveOptions, *, model_path: str | os.PathLike | None = None, 
     Ctrl-C (then ``interrupted``); everything is saved either way. ``source`` / ``estimator``
     override what ``opts`` would open (tests: a camera stand-in)."""
     from .models import resolve_model
-    from .report import reps_document, rep_table
+    from .report import guidance_text, reps_document, rep_table
 
     if opts.inference not in ("video", "live_stream"):
         raise InputError(f"unknown inference mode {opts.inference!r} (video or live_stream)")
@@ -574,6 +574,8 @@ def run_live(opts: LiveOptions, *, model_path: str | os.PathLike | None = None, 
         if analyser.reps:
             lines.append(rep_table(a))
         lines += [f"  warning: {w}" for w in a.warnings]
+        if advice := guidance_text(a):  # what the failed criteria are commonly associated with
+            lines.append(advice)
         if analyser.rep_lags_s:
             lines.append(f"verdicts came {np.median(analyser.rep_lags_s):.2f} s (median) after the rep ended")
         if ended:
