@@ -95,3 +95,25 @@ SAMPLE = ROOT / "samples" / "sample_single_leg_squat.mp4"
 
 def synthetic(name: str) -> Path:
     return _need(SYNTHETIC / name)
+
+
+def first_seconds(path: Path, seconds: float, out: Path) -> Path:
+    """The first ``seconds`` of a video re-encoded (mp4v) to ``out``: a short real clip for a test."""
+    import cv2
+
+    src = cv2.VideoCapture(str(path))
+    fps = src.get(cv2.CAP_PROP_FPS)
+    w = None
+    try:
+        for _ in range(int(seconds * fps)):
+            ok, f = src.read()
+            if not ok:
+                break
+            if w is None:
+                w = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (f.shape[1], f.shape[0]))
+            w.write(f)
+    finally:
+        if w is not None:
+            w.release()
+        src.release()
+    return out

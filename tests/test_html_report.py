@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import clip, run_cli
+from conftest import first_seconds, clip, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "sample_single_leg_squat.mp4"
@@ -148,17 +148,7 @@ def side(batch_dir, landing):
 @pytest.fixture(scope="module")
 def standing(batch_dir, lite_model):
     """--test standing --report through the CLI on the first 3 s of a real front clip."""
-    src = cv2.VideoCapture(str(clip(STANDING_CLIP)))
-    fps = src.get(cv2.CAP_PROP_FPS)
-    video = batch_dir / "stand.mp4"
-    w = None
-    for _ in range(int(3 * fps)):
-        ok, f = src.read()
-        if w is None:
-            w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (f.shape[1], f.shape[0]))
-        w.write(f)
-    w.release()
-    src.release()
+    video = first_seconds(clip(STANDING_CLIP), 3.0, batch_dir / "stand.mp4")
     out = batch_dir / "standing"
     res = run_cli("analyze", str(video), "--test", "standing", "--out", str(out), "--model", "lite", "--report",
                   "--no-progress")

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import SYNTHETIC, _need, clip, run_cli
+from conftest import first_seconds, SYNTHETIC, _need, clip, run_cli
 from valgus_cam.landmarks import LM
 from valgus_cam.measures import FrameMeasures, LandmarkSeries
 from valgus_cam.pipeline import analyse_clip
@@ -218,17 +218,7 @@ def test_camera_off_the_front_refuses_centimetres_and_turn_out():
 
 def test_cli_standing(tmp_path, lite_model):
     # the first 3 s of a real front clip: he stands still from 1.1 s to 2.4 s
-    src = cv2.VideoCapture(str(clip("front_squat_20reps_counter__rjsong.mp4")))
-    fps = src.get(cv2.CAP_PROP_FPS)
-    video = tmp_path / "stand.mp4"
-    w = None
-    for _ in range(int(3 * fps)):
-        ok, f = src.read()
-        if w is None:
-            w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (f.shape[1], f.shape[0]))
-        w.write(f)
-    w.release()
-    src.release()
+    video = first_seconds(clip("front_squat_20reps_counter__rjsong.mp4"), 3.0, tmp_path / "stand.mp4")
     out = tmp_path / "o"
     res = run_cli("analyze", str(video), "--test", "standing", "--height-cm", "180", "--out", str(out),
                   "--model", "lite", "--no-progress")

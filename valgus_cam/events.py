@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import median_filter
 
+from .signals import fill_nan
 from .measures import LandmarkSeries
 from .reps import Rep
 from .verdicts import RepEvents
@@ -46,22 +47,13 @@ def _n_frames(seconds: float, rate_hz: float, minimum: int = 1) -> int:
     return max(minimum, int(round(seconds * rate_hz)))
 
 
-def _fill_nan(x: np.ndarray) -> np.ndarray:
-    """Linear interpolation over NaNs (edges held); all-NaN stays all-NaN."""
-    x = np.asarray(x, float).copy()
-    ok = np.isfinite(x)
-    if ok.sum() == 0 or ok.all():
-        return x
-    idx = np.arange(x.size)
-    x[~ok] = np.interp(idx[~ok], idx[ok], x[ok])
-    return x
 
 
 def _median_s(x: np.ndarray, seconds: float, rate_hz: float) -> np.ndarray:
     """Running median over ``seconds`` (odd number of frames), NaNs interpolated first."""
     k = _n_frames(seconds, rate_hz)
     k += (k + 1) % 2
-    x = _fill_nan(x)
+    x = fill_nan(x)
     if not np.isfinite(x).any() or k <= 1:
         return x
     return median_filter(x, size=k, mode="nearest")

@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.signal import find_peaks, savgol_filter
 
+from .signals import fill_nan
 from .landmarks import LM
 from .measures import FrameMeasures
 
@@ -61,14 +62,6 @@ def _rate(t: np.ndarray) -> float:
     return 1.0 / float(np.median(dt)) if dt.size else 30.0
 
 
-def _fill(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, float).copy()
-    ok = np.isfinite(x)
-    if ok.all() or not ok.any():
-        return x
-    i = np.arange(x.size)
-    x[~ok] = np.interp(i[~ok], i[ok], x[ok])
-    return x
 
 
 def segment_landings(time_s: np.ndarray, xy_px: np.ndarray, *, min_rise: float = 0.15,
@@ -96,11 +89,11 @@ def segment_landings(time_s: np.ndarray, xy_px: np.ndarray, *, min_rise: float =
     win = min(win, n if n % 2 else n - 1)
     if win < 5:
         return []
-    height = -_fill(hip[:, 1]) / L  # + up, leg lengths
+    height = -fill_nan(hip[:, 1]) / L  # + up, leg lengths
     h = savgol_filter(height, win, 2, mode="interp")
     v = savgol_filter(height, win, 2, deriv=1, delta=1.0 / rate, mode="interp")  # leg lengths / s
-    leg_s = savgol_filter(_fill(leg) / L, win, 2, mode="interp")
-    al, ar = -_fill(ank_l[:, 1]) / L, -_fill(ank_r[:, 1]) / L
+    leg_s = savgol_filter(fill_nan(leg) / L, win, 2, mode="interp")
+    al, ar = -fill_nan(ank_l[:, 1]) / L, -fill_nan(ank_r[:, 1]) / L
     apexes, _ = find_peaks(h, prominence=min_rise, distance=max(1, int(round(min_separation_s * rate))))
     out: list[Landing] = []
     prev_contact = 0

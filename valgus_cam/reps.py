@@ -39,6 +39,7 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d, median_filter
 from scipy.signal import find_peaks
 
+from .signals import fill_nan
 from .landmarks import LM
 
 L_HIP, R_HIP, L_KNEE, R_KNEE = LM["left_hip"], LM["right_hip"], LM["left_knee"], LM["right_knee"]
@@ -80,15 +81,6 @@ def _frames(duration_s: float, rate_hz: float, minimum: int = 1) -> int:
     return max(minimum, int(round(duration_s * rate_hz)))
 
 
-def _fill_nan(x: np.ndarray) -> np.ndarray:
-    """Linear interpolation over NaNs (edges held); all-NaN stays NaN."""
-    x = np.asarray(x, dtype=float).copy()
-    ok = np.isfinite(x)
-    if ok.all() or not ok.any():
-        return x
-    idx = np.arange(x.size)
-    x[~ok] = np.interp(idx[~ok], idx[ok], x[ok])
-    return x
 
 
 def _smooth(x: np.ndarray, window_frames: int) -> np.ndarray:
@@ -135,7 +127,7 @@ def segment_reps(time_s: np.ndarray, depth: np.ndarray, *, min_depth: float = 0.
         return []
     rate = _frame_rate_hz(t)
     nan = ~np.isfinite(d)
-    ds = _smooth(_fill_nan(d), _frames(smooth_s, rate))
+    ds = _smooth(fill_nan(d), _frames(smooth_s, rate))
     # NaN stretches count as standing (0 depth relative to neighbours) so they split reps
     ds[nan] = ds.min()
     peaks, props = find_peaks(ds, prominence=min_depth, distance=_frames(min_separation_s, rate))
@@ -352,7 +344,7 @@ def leg_depth_signals(time_s: np.ndarray, xy_px: np.ndarray, *, reference_window
         valid = np.isfinite(length)
         if not valid.any():
             continue
-        lf = median_filter(_fill_nan(length), size=5, mode="nearest")
+        lf = median_filter(fill_nan(length), size=5, mode="nearest")
         ref = maximum_filter1d(lf, size=_frames(reference_window_s, rate, 3), mode="nearest")
         ref = _smooth(ref, _frames(0.5 * reference_window_s, rate))
         d = 1.0 - lf / ref

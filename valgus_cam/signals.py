@@ -13,6 +13,18 @@ import numpy as np
 from scipy import ndimage, signal
 
 
+def fill_nan(x: np.ndarray) -> np.ndarray:
+    """Linear interpolation over every NaN run, however long (edges held); all-NaN stays NaN.
+    For segmentation signals; measures use :func:`fill_gaps` (short gaps only)."""
+    x = np.asarray(x, dtype=float).copy()
+    ok = np.isfinite(x)
+    if ok.all() or not ok.any():
+        return x
+    idx = np.arange(x.size)
+    x[~ok] = np.interp(idx[~ok], idx[ok], x[ok])
+    return x
+
+
 def fill_gaps(x: np.ndarray, time_s: np.ndarray, max_gap_s: float = 0.3) -> np.ndarray:
     """Linearly interpolate runs of NaN no longer than ``max_gap_s``; longer gaps stay NaN."""
     x = np.asarray(x, dtype=float).copy()
