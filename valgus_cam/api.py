@@ -8,6 +8,7 @@ typed result, so notebooks and the batch runner do not shell out.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -90,47 +91,58 @@ def analyze(path: str | Path, *, out: str | Path | None = None, test: str = "aut
         thresholds = load_thresholds(config, sex=sex)  # a bad config fails before any work
     out_dir = Path(out) if out is not None else Path("valgus-out") / input_stem(spec)
     files: list[Path] = []
-    facts = None
-    if landmarks is not None:
-        from .capture import open_source
+    facts = early = None
+    with contextlib.ExitStack() as stack:  # a failure or Ctrl-C discards a half-drawn annotated.mp4
+        if landmarks is not None:
+            from .capture import open_source
 
-        with open_source(spec, fps=fps) as src:
-            wh, rate = src.size_wh, src.fps
-            if wh is None:  # an image folder knows its size once a frame is read
-                first = next(iter(src), None)
-                if first is None:
-                    raise InputError(f"no frames could be read from {spec}")
-                wh = (first.image_bgr.shape[1], first.image_bgr.shape[0])
-        table = read_landmarks_csv(landmarks)
-        series, index, model_name = LandmarkSeries.from_table(table, wh), table.frame, Path(landmarks).name
-    else:
-        lm_csv = out_dir / "landmarks.csv" if write else None
-        facts = ClipFacts()
-        series, index, model_name, rate = run_pose(spec, lm_csv, model=model, fps=fps, progress=progress,
-                                                   estimator=estimator, facts=facts)
-        if lm_csv is not None:
-            files.append(lm_csv)
-    if len(index) == 0:
-        raise InputError(f"no frames could be read from {spec}")
-    a = analyse_clip(series, thresholds, test=test, stance=stance, height_cm=height_cm, facts=facts)
-    result = AnalyzeResult(spec, float(rate), np.asarray(index, int), series, a, model_name,
-                           out_dir if write else None, files)
-    if write:
-        with atomic_open(out_dir / "frames.csv") as f:
-            write_frames_csv(f, index, a.measures)
-        write_reps_json(out_dir / "reps.json", reps_document(a, spec, rate, len(index)))
-        files += [out_dir / "frames.csv", out_dir / "reps.json"]
-        if annotate:
-            from .overlay import write_annotated_video
+            with open_source(spec, fps=fps) as src:
+                wh, rate = src.size_wh, src.fps
+                if wh is None:  # an image folder knows its size once a frame is read
+                    first = next(iter(src), None)
+                    if first is None:
+                        raise InputError(f"no frames could be read from {spec}")
+                    wh = (first.image_bgr.shape[1], first.image_bgr.shape[0])
+            table = read_landmarks_csv(landmarks)
+            series, index, model_name = LandmarkSeries.from_table(table, wh), table.frame, Path(landmarks).name
+        else:
+            lm_csv = out_dir / "landmarks.csv" if write else None
+            facts = ClipFacts()
+            if annotate and write:  # drawn during the pose pass (overlay.SinglePassAnnotator)
+                from .overlay import SinglePassAnnotator
 
-            write_annotated_video(spec, out_dir / "annotated.mp4", series, index, a, fps=fps, progress=progress)
-            files.append(out_dir / "annotated.mp4")
-        if report:
-            from .html_report import write_clip_report
+                early = stack.enter_context(SinglePassAnnotator(
+                    spec, out_dir / "annotated.mp4", fps=fps,
+                    analyse=lambda s: analyse_clip(s, thresholds, test=test, stance=stance, height_cm=height_cm)))
+            series, index, model_name, rate = run_pose(spec, lm_csv, model=model, fps=fps, progress=progress,
+                                                       estimator=estimator, facts=facts,
+                                                       on_frame=early.on_frame if early is not None else None)
+            if early is not None:
+                early.stop()
+            if lm_csv is not None:
+                files.append(lm_csv)
+        if len(index) == 0:
+            raise InputError(f"no frames could be read from {spec}")
+        a = analyse_clip(series, thresholds, test=test, stance=stance, height_cm=height_cm, facts=facts)
+        result = AnalyzeResult(spec, float(rate), np.asarray(index, int), series, a, model_name,
+                               out_dir if write else None, files)
+        if write:
+            with atomic_open(out_dir / "frames.csv") as f:
+                write_frames_csv(f, index, a.measures)
+            write_reps_json(out_dir / "reps.json", reps_document(a, spec, rate, len(index)))
+            files += [out_dir / "frames.csv", out_dir / "reps.json"]
+            if annotate:
+                from .overlay import write_annotated_video
 
-            write_clip_report(result, out_dir / "report.html")  # links the files written before it
-            files.append(out_dir / "report.html")
-    return result
+                if early is None or not early.finish(series, a):  # no pose pass, or what it drew was not final
+                    write_annotated_video(spec, out_dir / "annotated.mp4", series, index, a, fps=fps, progress=progress)
+                files.append(out_dir / "annotated.mp4")
+            if report:
+                from .html_report import write_clip_report
+
+                write_clip_report(result, out_dir / "report.html")  # links the files written before it
+                files.append(out_dir / "report.html")
+        return result
 
 
 def run_pose(spec: str, landmarks_csv: Path | None, *, model=None, fps: float | None = None, progress: bool = False,
