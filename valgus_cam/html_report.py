@@ -35,6 +35,7 @@ import numpy as np
 
 from . import __version__
 from .errors import ValgusCamError
+from .measures import GateConfig
 from .verdicts import REASONS, RepResult, Thresholds
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ DISCLAIMER = ("It measures from video how the legs and the trunk line up and mov
               "anything is injured or why a knee moves the way it does. If you have pain, swelling or a knee "
               "that gives way, or are unsure what the results mean, see a physiotherapist or a doctor.")
 
-MAX_YAW_DEG = 15.0  # measures.GateConfig.max_yaw_deg: frontal-plane FPPA refused beyond this body yaw
+MAX_YAW_DEG = GateConfig().max_yaw_deg  # frontal-plane FPPA refused beyond this body yaw
 
 # Short sources of the limits (full citations in REFERENCES; details in docs/verdicts.md)
 SOURCES = {

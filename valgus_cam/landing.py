@@ -23,11 +23,11 @@ smoothed with a Savitzky–Golay filter whose derivative is the vertical velocit
   crouch's bottom, as a drop vertical jump's landing PF is the bottom before the second jump.
 
 Per landing (:func:`score_landings`): frontal-plane FPPA of each knee (``FrameMeasures``, same
-gates as the squat: front view, camera within 15° of the body's front, leg visible) at IC and
+gates as the squat: front view, camera within 25° of the body's front, leg visible) at IC and
 at PF (median over ±``bottom_window_s``), the knee/ankle separation ratio at IC and PF and its
 change PF / IC. Verdict: ``landing_valgus_left/right`` when the frontal FPPA at PF exceeds the
 landing limit (reason codes in ``verdicts.REASONS``). Only where no knee angle can be judged
-(camera more than 15° off the body's front) does the separation decide: ``landing_knees_caving``
+(camera more than 25° off the body's front) does the separation decide: ``landing_knees_caving``
 when it falls below ``landing_knee_separation_min_ratio`` × its value at IC (on the synthetic
 landings a mild 8–12° valgus already brings it to 0.84, so it is a coarse fallback). Thresholds
 and sources: docs/screening.md.
