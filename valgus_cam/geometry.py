@@ -175,7 +175,8 @@ def hip_joint_centres(left_hip, right_hip, width_scale=1.19, yaw_shift=0.0
     narrower than the joint centres (0.84× on the synthetic set, 0.74–0.93) and, with the camera
     yawed, shifted toward the far side. Constants fitted on the synthetic set (leave-one-body-out:
     1.15–1.21 and c = 0.28–0.34 for the full model); they cut the image-FPPA error from 4.1° to
-    2.8° MAE there. A regression of the joint centre on surface landmarks, as clinical gait labs
+    2.8° MAE there (the pipeline now widens by 1.07 + 0.5 × the thigh foreshortening per frame:
+    see GateConfig.hip_flexion_widening, docs/accuracy.md). A regression of the joint centre on surface landmarks, as clinical gait labs
     do from pelvic markers; not yet checked on real footage."""
     lh, rh = np.asarray(left_hip, float), np.asarray(right_hip, float)
     mid, half = (lh + rh) / 2, (lh - rh) / 2
