@@ -223,11 +223,8 @@ def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) 
         # hip joint centres for this leg: widened by more as its thigh foreshortens (hip flexion)
         thigh_mp = np.linalg.norm(pt(f"{side}_knee") - pt(f"{side}_hip"), axis=-1)
         thigh_mp0 = np.nanmedian(thigh_mp[base]) if has_base else np.nanmax(thigh_mp)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            foreshortening = np.nan_to_num(np.clip(1 - thigh_mp / thigh_mp0, 0.0, 1.0))
         hjc = dict(zip(("left", "right"), g.hip_joint_centres(
-            pt("left_hip"), pt("right_hip"), gates.hip_width_scale + gates.hip_flexion_widening * foreshortening,
-            yaw_shift)))
+            pt("left_hip"), pt("right_hip"), hip_width_scale(thigh_mp, thigh_mp0, gates), yaw_shift)))
         hip, knee, ankle, ohip = (hjc[side], pt(f"{side}_knee"), pt(f"{side}_ankle"), hjc[other])
         raw = g.fppa_deg(hip, knee, ankle, ohip)
         thigh = np.linalg.norm(knee - hip, axis=-1)
@@ -319,6 +316,16 @@ def nose_yaw_deg(xy_px: np.ndarray, min_ear_px: float = 2.0) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         r = np.where(np.abs(width) >= min_ear_px, (nose - (le + re) / 2) / width, np.nan)
     return np.degrees(np.arctan(-NOSE_YAW_GAIN * r))
+
+
+def hip_width_scale(thigh_px, standing_thigh_px: float, gates: GateConfig = GateConfig()) -> np.ndarray:
+    """How much one leg's hip line is widened (``geometry.hip_joint_centres``): ``hip_width_scale``
+    + ``hip_flexion_widening`` × the thigh's foreshortening (1 − MediaPipe's hip→knee image length /
+    its standing length, clipped to 0–1). As the hip flexes, MediaPipe's hip points close in
+    toward the midline (docs/accuracy.md)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fore = np.nan_to_num(np.clip(1 - np.asarray(thigh_px, float) / standing_thigh_px, 0.0, 1.0))
+    return gates.hip_width_scale + gates.hip_flexion_widening * fore
 
 
 def body_yaw_deg(s: LandmarkSeries, base: slice, mirrored: bool = False, cues: tuple[str, ...] = ("nose", "feet")
