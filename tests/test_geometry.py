@@ -166,3 +166,11 @@ def test_lift_leg_recovers_a_known_leg_and_its_frontal_fppa(yaw_deg, valgus_deg)
 def test_camera_to_body_at_zero_yaw():
     # camera x right = subject's left (facing the camera), y down = −up, z away = backward
     np.testing.assert_allclose(g.camera_to_body(np.array([1.0, 2.0, 3.0]), 0.0), [1.0, -3.0, -2.0])
+
+
+def test_hip_joint_centres_per_frame_width_scale():
+    lh = np.array([[60.0, 0.0], [60.0, 0.0]])
+    rh = np.array([[0.0, 0.0], [0.0, 0.0]])
+    left, right = g.hip_joint_centres(lh, rh, np.array([1.0, 1.5]), 0.0)
+    np.testing.assert_allclose(left, [[60.0, 0.0], [75.0, 0.0]])
+    np.testing.assert_allclose(right, [[0.0, 0.0], [-15.0, 0.0]])

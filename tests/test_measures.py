@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from valgus_cam.capture import VideoFileSource
-from valgus_cam.measures import LandmarkSeries, compute_frame_measures
+from valgus_cam.measures import GateConfig, LandmarkSeries, compute_frame_measures
 from valgus_cam.pipeline import iter_poses
 from valgus_cam.pose import PoseEstimator
 
@@ -23,7 +23,8 @@ def sample_measures(lite_model):
             poses.append(pose)
         wh = src.size_wh
     gt = json.loads(SAMPLE.with_suffix(".json").read_text())
-    return compute_frame_measures(LandmarkSeries.from_poses(times, poses, wh)), gt
+    series = LandmarkSeries.from_poses(times, poses, wh)
+    return compute_frame_measures(series), gt, series
 
 
 def _window(gt):
@@ -33,7 +34,7 @@ def _window(gt):
 
 
 def test_view_and_standing_baseline(sample_measures):
-    m, gt = sample_measures
+    m, gt, _ = sample_measures
     assert m.view == "frontal"
     b0, b1 = gt["conventions"]["baseline_frames"]  # still standing 0..33, then the weight shift
     assert m.baseline.start == 0
@@ -42,7 +43,7 @@ def test_view_and_standing_baseline(sample_measures):
 
 
 def test_trunk_lean_change_tracks_the_truth(sample_measures):
-    m, gt = sample_measures
+    m, gt, _ = sample_measures
     w = _window(gt)
     lean_rel = m.trunk_lean_deg - np.nanmedian(m.trunk_lean_deg[m.baseline])
     truth = np.array([f["trunk_lean_2d_rel"] for f in gt["frames"]])
@@ -50,7 +51,7 @@ def test_trunk_lean_change_tracks_the_truth(sample_measures):
 
 
 def test_stance_knee_image_fppa_tracks_the_truth(sample_measures):
-    m, gt = sample_measures
+    m, gt, _ = sample_measures
     w = _window(gt)
     truth = np.array([f["fppa_r"] for f in gt["frames"]])
     got = m.fppa_right_deg
@@ -68,7 +69,7 @@ def test_knee_flexion_is_reconstructed_and_finds_the_bottoms(sample_measures):
     """Knee flexion from the single-view reconstruction (standing lengths): each rep's peak is
     within 0.2 s of the true bottom and within 12° of the true flexion there (MediaPipe's world
     landmarks read 31–42° at a true 65–78° on this clip); a standing knee reads < 12°."""
-    m, gt = sample_measures
+    m, gt, _ = sample_measures
     flex = m.knee_flexion_right_deg
     assert np.nanmedian(flex[m.baseline]) < 12
     for r in gt["reps"]:
@@ -80,7 +81,7 @@ def test_knee_flexion_is_reconstructed_and_finds_the_bottoms(sample_measures):
 def test_frontal_fppa_and_yaw_on_a_square_camera(sample_measures):
     """The sample is filmed square (yaw 0): the yaw estimate is within 6° and the frontal-plane
     FPPA is reported (not gated) and ranks the marked-valgus rep first."""
-    m, gt = sample_measures
+    m, gt, _ = sample_measures
     assert abs(np.nanmedian(m.body_yaw_deg)) < 6
     bottoms = [r["bottom"] for r in gt["reps"]]
     fro = m.fppa_frontal_right_deg
@@ -89,7 +90,7 @@ def test_frontal_fppa_and_yaw_on_a_square_camera(sample_measures):
 
 
 def test_extra_columns(sample_measures):
-    m, gt = sample_measures
+    m, gt, _ = sample_measures
     assert np.nanmean(m.hands_on_hips[m.detected]) > 0.8  # hands on hips throughout this clip
     for c in m.CSV_COLUMNS:
         assert len(getattr(m, c)) == len(m.time_s)
@@ -136,3 +137,14 @@ def test_frontal_fppa_is_reported_at_20_degrees_of_yaw(yawed_standing):
     fro = m.fppa_frontal_right_deg[m.baseline]
     assert np.isfinite(fro).mean() > 0.9
     assert abs(np.nanmedian(fro)) < 8
+
+
+def test_hip_centres_widen_with_hip_flexion(sample_measures):
+    """The hip-joint-centre widening grows with the thigh's foreshortening: identical to a fixed
+    widening while standing, more valgus (the hip–ankle line moves out) at the rep bottoms."""
+    m, gt, series = sample_measures
+    fixed = compute_frame_measures(series, GateConfig(hip_flexion_widening=0.0))
+    base = m.baseline
+    np.testing.assert_allclose(m.fppa_right_deg[base], fixed.fppa_right_deg[base], atol=0.3)
+    bottoms = [r["bottom"] for r in gt["reps"]]
+    assert np.all(m.fppa_right_deg[bottoms] > fixed.fppa_right_deg[bottoms] + 0.5)

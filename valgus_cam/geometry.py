@@ -167,20 +167,22 @@ def camera_roll_deg(left_ankle, right_ankle, left_shoulder, right_shoulder) -> f
     return float(np.nanmedian(np.degrees(np.arctan2(d[..., 0], -d[..., 1]))))
 
 
-def hip_joint_centres(left_hip, right_hip, width_scale: float = 1.19, yaw_shift: float = 0.0
+def hip_joint_centres(left_hip, right_hip, width_scale=1.19, yaw_shift=0.0
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Hip joint centres from MediaPipe's two hip points: the hip line widened about its midpoint
     by ``width_scale`` and both points moved along it by ``yaw_shift`` × the hip vector (left −
-    right); pass ``yaw_shift = c·tan(body yaw)``. MediaPipe's hip points are a surface landmark,
+    right); pass ``yaw_shift = c·tan(body yaw)``. Both may be per-frame arrays. MediaPipe's hip points are a surface landmark,
     narrower than the joint centres (0.84× on the synthetic set, 0.74–0.93) and, with the camera
     yawed, shifted toward the far side. Constants fitted on the synthetic set (leave-one-body-out:
     1.15–1.21 and c = 0.28–0.34 for the full model); they cut the image-FPPA error from 4.1° to
-    2.8° MAE there. A regression of the joint centre on surface landmarks, as clinical gait labs
+    2.8° MAE there (the pipeline now widens by 1.07 + 0.5 × the thigh foreshortening per frame:
+    see GateConfig.hip_flexion_widening, docs/accuracy.md). A regression of the joint centre on surface landmarks, as clinical gait labs
     do from pelvic markers; not yet checked on real footage."""
     lh, rh = np.asarray(left_hip, float), np.asarray(right_hip, float)
     mid, half = (lh + rh) / 2, (lh - rh) / 2
     shift = np.asarray(yaw_shift, float)[..., None] * (lh - rh)
-    return mid + width_scale * half + shift, mid - width_scale * half + shift
+    k = np.asarray(width_scale, float)[..., None]  # a number or one per frame
+    return mid + k * half + shift, mid - k * half + shift
 
 
 def _ray_depth_for_length(ray: np.ndarray, anchor: np.ndarray, length: np.ndarray, near: bool) -> np.ndarray:

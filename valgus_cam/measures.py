@@ -81,8 +81,11 @@ class GateConfig:
     max_roll_deg: float = 10.0
     focal_px: float | None = None  # camera focal length; None = focal_fraction × the longer image side
     focal_fraction: float = 0.8  # ≈ a 65° horizontal field of view on a 16:9 image (laptop, phone)
-    # MediaPipe's hip points → hip joint centres (geometry.hip_joint_centres); 1.0 / 0.0 = off
-    hip_width_scale: float = 1.19
+    # MediaPipe's hip points → hip joint centres (geometry.hip_joint_centres); 1.0 / 0.0 / 0.0 = off.
+    # The widening grows with the thigh's foreshortening (1 − image thigh / standing thigh): as the
+    # hip flexes, MediaPipe's hip points close in toward the midline (the thigh's front crease).
+    hip_width_scale: float = 1.07
+    hip_flexion_widening: float = 0.5
     hip_yaw_shift: float = 0.32
 
 
@@ -213,12 +216,15 @@ def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) 
         warnings.append(f"camera {abs(yaw_value):.0f}° off the body's front (more than {gates.max_yaw_deg:.0f}°): "
                         "frontal-plane FPPA not reported; stand square to the camera")
 
-    hjc = dict(zip(("left", "right"), g.hip_joint_centres(
-        pt("left_hip"), pt("right_hip"), gates.hip_width_scale,
-        gates.hip_yaw_shift * np.tan(np.radians(yaw_value if np.isfinite(yaw_value) else 0.0)))))
+    yaw_shift = gates.hip_yaw_shift * np.tan(np.radians(yaw_value if np.isfinite(yaw_value) else 0.0))
     fppa, fppa_frontal, flex = {}, {}, {}
     sized_legs, seg0 = 0, []
     for side, other in (("left", "right"), ("right", "left")):
+        # hip joint centres for this leg: widened by more as its thigh foreshortens (hip flexion)
+        thigh_mp = np.linalg.norm(pt(f"{side}_knee") - pt(f"{side}_hip"), axis=-1)
+        thigh_mp0 = np.nanmedian(thigh_mp[base]) if has_base else np.nanmax(thigh_mp)
+        hjc = dict(zip(("left", "right"), g.hip_joint_centres(
+            pt("left_hip"), pt("right_hip"), hip_width_scale(thigh_mp, thigh_mp0, gates), yaw_shift)))
         hip, knee, ankle, ohip = (hjc[side], pt(f"{side}_knee"), pt(f"{side}_ankle"), hjc[other])
         raw = g.fppa_deg(hip, knee, ankle, ohip)
         thigh = np.linalg.norm(knee - hip, axis=-1)
@@ -310,6 +316,16 @@ def nose_yaw_deg(xy_px: np.ndarray, min_ear_px: float = 2.0) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         r = np.where(np.abs(width) >= min_ear_px, (nose - (le + re) / 2) / width, np.nan)
     return np.degrees(np.arctan(-NOSE_YAW_GAIN * r))
+
+
+def hip_width_scale(thigh_px, standing_thigh_px: float, gates: GateConfig = GateConfig()) -> np.ndarray:
+    """How much one leg's hip line is widened (``geometry.hip_joint_centres``): ``hip_width_scale``
+    + ``hip_flexion_widening`` × the thigh's foreshortening (1 − MediaPipe's hip→knee image length /
+    its standing length, clipped to 0–1). As the hip flexes, MediaPipe's hip points close in
+    toward the midline (docs/accuracy.md)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fore = np.nan_to_num(np.clip(1 - np.asarray(thigh_px, float) / standing_thigh_px, 0.0, 1.0))
+    return gates.hip_width_scale + gates.hip_flexion_widening * fore
 
 
 def body_yaw_deg(s: LandmarkSeries, base: slice, mirrored: bool = False, cues: tuple[str, ...] = ("nose", "feet")

@@ -40,7 +40,7 @@ from . import geometry as g
 from .measures import FrameMeasures, GateConfig, LandmarkSeries
 
 # MediaPipe's hip points as they are (no joint-centre widening): see the module docstring
-STANDING_GATES = GateConfig(hip_width_scale=1.0, hip_yaw_shift=0.0)
+STANDING_GATES = GateConfig(hip_width_scale=1.0, hip_flexion_widening=0.0, hip_yaw_shift=0.0)
 
 EYE_HEIGHT_FRACTION = 0.936  # eye height / stature (Drillis & Contini 1966; Winter 2009, fig. 4.1)
 FOOT_LENGTH_FRACTION = 0.152  # foot length / stature (same source)

@@ -43,7 +43,7 @@ import numpy as np
 
 from . import geometry as g
 from .landmarks import LM
-from .measures import GateConfig, LandmarkSeries, body_yaw_deg
+from .measures import GateConfig, LandmarkSeries, body_yaw_deg, hip_width_scale
 from .pipeline import ClipAnalysis, analyse_clip
 from .pose import Pose
 from .signals import OneEuroFilter
@@ -186,8 +186,9 @@ class StandingReference:
     yaw_deg: float
     roll_deg: float
     trunk_lean_deg: float  # standing lean (roll removed): the display shows lean relative to it
-    thigh_px: dict  # side -> standing length
+    thigh_px: dict  # side -> standing length (hip joint centre to knee)
     shank_px: dict
+    thigh_mp_px: dict  # side -> standing MediaPipe hip point to knee (for measures.hip_width_scale)
     focal_px: float
     ankle_dy_px: float = 0.0  # standing left minus right ankle image y (uneven floor, roll)
 
@@ -210,12 +211,14 @@ def standing_reference(s: LandmarkSeries, gates: GateConfig = GateConfig()) -> S
             pt("left_hip"), pt("right_hip"), gates.hip_width_scale,
             gates.hip_yaw_shift * np.tan(np.radians(yaw if math.isfinite(yaw) else 0.0)))))
         thigh = {side: float(np.nanmedian(np.linalg.norm(pt(f"{side}_knee") - hjc[side], axis=-1))) for side in hjc}
+        thigh_mp = {side: float(np.nanmedian(np.linalg.norm(pt(f"{side}_knee") - pt(f"{side}_hip"), axis=-1)))
+                    for side in hjc}
         shank = {side: float(np.nanmedian(np.linalg.norm(pt(f"{side}_ankle") - pt(f"{side}_knee"), axis=-1)))
                  for side in hjc}
         focal = gates.focal_px if gates.focal_px else gates.focal_fraction * max(w, h)
         dy = float(np.nanmedian(s.p("left_ankle")[:, 1] - s.p("right_ankle")[:, 1]))
         return StandingReference(tuple(s.image_wh), mirrored, float(yaw), float(roll), float(np.nanmedian(lean)),
-                                 thigh, shank, float(focal), dy if math.isfinite(dy) else 0.0)
+                                 thigh, shank, thigh_mp, float(focal), dy if math.isfinite(dy) else 0.0)
 
 
 def frame_values(pose: Pose, ref: StandingReference, gates: GateConfig = GateConfig()) -> dict[str, float]:
@@ -229,11 +232,13 @@ def frame_values(pose: Pose, ref: StandingReference, gates: GateConfig = GateCon
     p = lambda name: xy[LM[name]][None]  # noqa: E731
     yaw = ref.yaw_deg if math.isfinite(ref.yaw_deg) else 0.0
     yaw_ok = math.isfinite(ref.yaw_deg) and abs(ref.yaw_deg) <= gates.max_yaw_deg
-    hjc = dict(zip(("left", "right"), g.hip_joint_centres(p("left_hip"), p("right_hip"), gates.hip_width_scale,
-                                                          gates.hip_yaw_shift * np.tan(np.radians(yaw)))))
     out: dict[str, float] = {}
     body = lambda q: g.camera_to_body(q, yaw)  # noqa: E731
     for side, other in (("left", "right"), ("right", "left")):
+        thigh_mp = np.linalg.norm(p(f"{side}_knee") - p(f"{side}_hip"), axis=-1)
+        hjc = dict(zip(("left", "right"), g.hip_joint_centres(
+            p("left_hip"), p("right_hip"), hip_width_scale(thigh_mp, ref.thigh_mp_px[side], gates),
+            gates.hip_yaw_shift * np.tan(np.radians(yaw)))))
         hip, knee, ankle, ohip = hjc[side], p(f"{side}_knee"), p(f"{side}_ankle"), hjc[other]
         thigh0, shank0 = ref.thigh_px[side], ref.shank_px[side]
         visible = all(pose.visibility[LM[f"{side}_{j}"]] >= gates.min_visibility for j in ("hip", "knee", "ankle"))
