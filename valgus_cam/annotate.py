@@ -24,6 +24,7 @@ line, and "✓"/"✗" as line icons.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Mapping
@@ -149,7 +150,8 @@ _SPECIAL = {"°", "—", "–", "✓", "✗", "·"}
 _FALLBACK = {"’": "'", "‘": "'", "“": '"', "”": '"', "…": "...", "×": "x", "±": "+/-"}
 
 
-def _runs(text: str, degree_word: bool = False):
+@functools.lru_cache(maxsize=4096)
+def _runs(text: str, degree_word: bool = False) -> tuple[str, ...]:
     """Split text into ASCII runs and special glyphs."""
     out, buf = [], []
     for ch in text:
@@ -166,7 +168,7 @@ def _runs(text: str, degree_word: bool = False):
             buf.append(_FALLBACK.get(ch, "?"))
     if buf:
         out.append("".join(buf))
-    return out
+    return tuple(out)
 
 
 def _glyph_w(ch: str, h: int) -> int:
@@ -174,6 +176,7 @@ def _glyph_w(ch: str, h: int) -> int:
             "✓": int(1.05 * h), "✗": int(1.0 * h), "·": max(3, int(0.6 * h))}[ch]
 
 
+@functools.lru_cache(maxsize=4096)  # the same labels are measured on every frame
 def text_size(text: str, scale: float, thick: int, font: int = cv2.FONT_HERSHEY_DUPLEX,
               degree_word: bool = False) -> tuple[int, int, int]:
     """(width, cap height, baseline) of ``text`` as :func:`put_text` draws it."""
