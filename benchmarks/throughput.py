@@ -7,8 +7,9 @@
     frames.csv, reps.json, annotated.mp4 drawn during the pose pass), wall time including model
     loading and writing;
 (d) the same with annotated.mp4 drawn in a second pass over the clip (what (c) falls back to when
-    what it drew early is not final).
-Runs alternate a, b, c, d, a, b, ... (``--rounds``) so that machine noise hits all alike; the best
+    what it drew early is not final);
+(e) ``valgus-cam analyze`` without ``--annotate``: what analyze costs before any video is drawn.
+Runs alternate a, b, c, d, e, a, b, ... (``--rounds``) so that machine noise hits all alike; the best
 round of each is reported, with the ratios to (a). Targets: b/a >= 0.9, c/a >= 0.85.
 
 ``--clips``: instead, ``analyze --annotate`` (lite) on every shared clip, printing whether the
@@ -55,7 +56,7 @@ def full_path(model: Path, clip: Path) -> float:
     return stats.processed_fps
 
 
-def analyze_path(model: Path, clip: Path, frames: int) -> float:
+def analyze_path(model: Path, clip: Path, frames: int, annotate: bool = True) -> float:
     import contextlib
     import tempfile
 
@@ -63,7 +64,8 @@ def analyze_path(model: Path, clip: Path, frames: int) -> float:
 
     with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
         t0 = time.perf_counter()
-        rc = cli_main(["analyze", str(clip), "--out", out, "--annotate", "--no-progress", "--model", str(model)])
+        rc = cli_main(["analyze", str(clip), "--out", out, "--no-progress", "--model", str(model)]
+                      + (["--annotate"] if annotate else []))
         wall = time.perf_counter() - t0
     if rc != 0:
         raise SystemExit(f"analyze failed with exit code {rc}")
@@ -150,18 +152,21 @@ def main() -> None:
     print(f"clip: {args.clip.name}, {len(frames)} frames, {w}x{h}; cores: {os.cpu_count()}; "
           f"best of {args.rounds} alternating rounds")
     print(f"{'model':6s} {'(a) inference':>14s} {'(b) landmarks':>14s} {'(c) analyze':>12s} {'(d) 2nd pass':>12s}"
-          f" {'b/a':>6s} {'c/a':>6s} {'d/a':>6s}   fps per round a | b | c | d")
+          f" {'(e) no video':>12s} {'b/a':>6s} {'c/a':>6s} {'d/a':>6s} {'e/a':>6s}   fps per round a | b | c | d | e")
     for name in args.models:
         model = resolve_model(name)
-        runs = {k: [] for k in "abcd"}
+        runs = {k: [] for k in "abcde"}
         for _ in range(args.rounds):
             runs["a"].append(inference_only(model, frames))
             runs["b"].append(full_path(model, args.clip))
             runs["c"].append(analyze_path(model, args.clip, len(frames)))
             runs["d"].append(second_pass_path(model, args.clip, len(frames)))
-        a, b, c, d = (max(runs[k]) for k in "abcd")
-        print(f"{name:6s} {a:14.1f} {b:14.1f} {c:12.1f} {d:12.1f} {b / a:6.3f} {c / a:6.3f} {d / a:6.3f}   "
-              + " | ".join(" ".join(f"{x:.0f}" for x in runs[k]) for k in "abcd"))
+            runs["e"].append(analyze_path(model, args.clip, len(frames), annotate=False))
+        best = {k: max(v) for k, v in runs.items()}
+        a = best["a"]
+        print(f"{name:6s} {a:14.1f} {best['b']:14.1f} {best['c']:12.1f} {best['d']:12.1f} {best['e']:12.1f} "
+              + " ".join(f"{best[k] / a:6.3f}" for k in "bcde") + "   "
+              + " | ".join(" ".join(f"{x:.0f}" for x in runs[k]) for k in "abcde"))
 
 
 if __name__ == "__main__":
