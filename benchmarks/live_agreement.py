@@ -115,20 +115,21 @@ def main(argv=None) -> int:
             value[same], one_sided[same] = max(value[same], d), one_sided[same] + o
             delays += la.rep_lags_s[:-1] if la.rep_lags_s else []
             if abs(lag - default) < 1e-9:
-                per_clip[c.name] = (len(la.reps), len(ref), la, d, o)
+                per_clip[c.name] = (len(la.reps), len(ref), la, d, o, v)
         print(f"{lag:8.1f}s  {tot[0]:9d}  {tot[1]:12d}  {tot[2]:7d}  {boundary:15d} fr  {verdicts:15d}  "
               f"{value[True]:23.2f}° ({one_sided[True]})  {value[False]:6.2f}° ({one_sided[False]})  "
               f"{np.median(delays) if delays else float('nan'):19.2f} s")
     print("(n): rep values measured on one side only (null in one of the two)")
     if per_clip:
-        print(f"\nper clip at the default lag ({default} s): live / analyze reps, counting from, max value diff")
-        for name, (n_live, n_ref, la, d, o) in per_clip.items():
+        print(f"\nper clip at the default lag ({default} s): live / analyze reps, counting from, max value diff, "
+              "verdicts that differ")
+        for name, (n_live, n_ref, la, d, o, v) in per_clip.items():
             why = ""
             if n_live != n_ref:
                 blocking = [g for g, _ in la.setup_failures.most_common() if g]
                 why = f"  setup step that held it up most: {blocking[0] if blocking else '?'}"
             start = f"{la.segment_starts[0]:5.2f} s" if la.segment_starts else "never"
-            print(f"  {name:50s} {n_live:3d} / {n_ref:3d}  {start:>8s}  {d:5.2f}° ({o}){why}")
+            print(f"  {name:50s} {n_live:3d} / {n_ref:3d}  {start:>8s}  {d:5.2f}° ({o})  {v}{why}")
     return 0
 
 
