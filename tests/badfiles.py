@@ -169,7 +169,7 @@ def make_16x16(d: Path) -> Path:
     return write_video(d / "tiny_16x16.mp4", (fit(f, (16, 16)) for f in read_frames(SHORT_CLIP)), 30)
 
 
-def make_4k(d: Path, seconds: float = 3.0) -> Path:
+def make_4k(d: Path, seconds: float = 6.0) -> Path:
     """A real squat clip scaled to 3840x2160 (UHD), ``seconds`` long, MPEG-4 Part 2."""
     out = d / f"uhd_3840x2160_{seconds:g}s.mp4"
     ffmpeg("-t", str(seconds), "-i", str(SUBJECT_CLIP), "-vf", "scale=3840:2160", "-c:v", "mpeg4", "-q:v", "8",

@@ -189,19 +189,22 @@ def _subject_kept(o, out):
 
 
 def _rss_bounded(o, out):
-    """Memory does not grow with the length of a 4K clip: the peak RSS of the 3 s UHD run (90
-    frames) is within 4 UHD frames (95 MB) of a 1 s run (30 frames) with the same options, where
-    holding the whole video would cost 60 frames (1.4 GB) more. (The absolute peak, ~350 MB above
-    a small clip's on 2 cores, is the decoder's and encoder's own frame buffers, 2 frames of
-    read-ahead, 2 in the writer's queue and the one being drawn; FFmpeg's decoder keeps more
-    frames on machines with more cores, so the test compares lengths, not a fixed figure.)"""
+    """Memory does not grow with the length of a 4K clip: the peak RSS of the 6 s UHD run (180
+    frames) is within 12 UHD frames (285 MB) of a 1 s run (30 frames) with the same options, where
+    holding the video would cost 150 frames (3.6 GB) more and holding every 12th frame would exceed
+    the bound. The allowance is for what does not depend on the length but on timing: in the long
+    run annotated.mp4 is drawn while the pose pass is still running (the drawer's decoder and
+    encoder alongside the pose pass's), in the 1 s run no rep ends before the pose pass does and
+    the two run one after the other (measured on 2 cores: 150-190 MB apart; 6 s against 12 s:
+    20-55 MB). Absolute figures are not compared because FFmpeg's decoder keeps more frames on
+    machines with more cores."""
     short_out = out.parent / "short"
     short = bf.run(COMMANDS["analyze"](str(bf.cached(bf.make_4k_short)()), short_out) + ["--annotate"],
                    out_dir=short_out)
     assert short.exit_code == 0, short.stderr
     frame_mb = 3840 * 2160 * 3 / 2**20
-    assert o.peak_rss_mb - short.peak_rss_mb < 4 * frame_mb, (o.peak_rss_mb, short.peak_rss_mb)
-    assert _doc(out)["frames"] == 90 and _doc(short_out)["frames"] == 30
+    assert o.peak_rss_mb - short.peak_rss_mb < 12 * frame_mb, (o.peak_rss_mb, short.peak_rss_mb)
+    assert _doc(out)["frames"] == 180 and _doc(short_out)["frames"] == 30
     assert "annotated.mp4" in o.files
 
 

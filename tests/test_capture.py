@@ -77,6 +77,24 @@ def test_early_close_stops_the_reader_thread():
     assert not any(t.name == "valgus-cam-reader" and t.is_alive() for t in threading.enumerate())
 
 
+def test_lean_decoding_gives_the_same_frames_on_the_calling_thread():
+    """``lean=True`` (the background drawer's source): one decoder thread, no reader thread, and
+    the same pixels, indices and container times as the read-ahead path."""
+    path = clip("front_highbar_squat_1rep__trutadan.mp4")
+    with VideoFileSource(path) as src:
+        ref = list(src)
+    with open_source(str(path), lean=True) as src:
+        seen = []
+        for f in src:
+            seen.append(f)
+            assert not any(t.name == "valgus-cam-reader" and t.is_alive() for t in threading.enumerate())
+        with pytest.raises(RuntimeError, match="once"):
+            next(iter(src))
+    assert [f.index for f in seen] == [f.index for f in ref] and len(seen) == 62
+    np.testing.assert_allclose([f.time_s for f in seen], [f.time_s for f in ref], atol=1e-9)
+    assert all(np.array_equal(a.image_bgr, b.image_bgr) for a, b in zip(seen, ref))
+
+
 def test_read_ahead_is_bounded():
     produced = []
 

@@ -228,15 +228,20 @@ class VideoFileSource(FrameSource):
     with the next one that does; ``decode_failures`` counts the failed reads, ``decoded`` the
     frames delivered, and :meth:`damage_report` says in one sentence when the file looks truncated
     or damaged (fewer frames decoded than its header lists). Memory: the read-ahead holds at most
-    ``read_ahead`` frames and at most ``READ_AHEAD_BYTES`` of them (2 frames of a 4K video)."""
+    ``read_ahead`` frames and at most ``READ_AHEAD_BYTES`` of them (2 frames of a 4K video).
+    ``lean=True`` (a background consumer that only uses idle CPU): one decoder thread and no
+    read-ahead, frames decoded on the consumer's own thread, so that only the frame in hand and
+    the decoder's reference frames are held."""
 
     MAX_CONSECUTIVE_FAILURES = 64  # failed reads in a row before the end of a damaged file is assumed
 
-    def __init__(self, path: str | os.PathLike, *, read_ahead: int = 8):
+    def __init__(self, path: str | os.PathLike, *, read_ahead: int = 8, lean: bool = False):
         self.path = Path(path)
         self.name = self.path.name
         _check_file(self.path)
-        cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+        self._lean = lean
+        params = [cv2.CAP_PROP_N_THREADS, 1] if lean else []
+        cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG, params)
         if not cap.isOpened():
             cap.release()
             raise InputError(f"not a readable video (not a video, no video stream, or a codec OpenCV "
@@ -313,6 +318,14 @@ class VideoFileSource(FrameSource):
 
     def _make_reader(self) -> _ReadAhead:
         return _ReadAhead(self._produce, depth=self._read_ahead)
+
+    def __iter__(self) -> Iterator[Frame]:
+        if not self._lean:
+            yield from self.reader()
+            return
+        if self._first is None:
+            raise RuntimeError(f"a {type(self).__name__} can be iterated once")
+        yield from self._decode(threading.Event())
 
     def close(self) -> None:
         if self._reader is not None:
@@ -472,10 +485,12 @@ class ImageFolderSource(FrameSource):
             self._reader.close()
 
 
-def open_source(spec: str | int | os.PathLike, *, fps: float | None = None, realtime: bool = False) -> FrameSource:
+def open_source(spec: str | int | os.PathLike, *, fps: float | None = None, realtime: bool = False,
+                lean: bool = False) -> FrameSource:
     """Open what the user named: a camera index / ``/dev/videoN``, a folder, an image, a video.
     ``realtime``: a video file is paced at its own frame rate and drops frames like a camera
-    (:class:`RealtimeFileSource`); cameras are real time anyway."""
+    (:class:`RealtimeFileSource`); cameras are real time anyway. ``lean``: a video file is decoded
+    for a background consumer (:class:`VideoFileSource`)."""
     if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
         return CameraSource(int(spec))
     path = Path(spec)
@@ -483,4 +498,4 @@ def open_source(spec: str | int | os.PathLike, *, fps: float | None = None, real
         return CameraSource(str(spec))
     if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
         return ImageFolderSource(path, fps=fps or 30.0)
-    return RealtimeFileSource(path) if realtime else VideoFileSource(path)
+    return RealtimeFileSource(path) if realtime else VideoFileSource(path, lean=lean)

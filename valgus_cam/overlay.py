@@ -342,7 +342,7 @@ class SinglePassAnnotator:
         from .capture import open_source
         from .sinks import VideoWriterSink
 
-        self._src = open_source(self._spec, fps=self._fps)
+        self._src = open_source(self._spec, fps=self._fps, lean=True)  # only idle CPU: hold little
         self._it = iter(self._src)
         rate = self._src.fps or (1.0 / np.median(np.diff(self._times)) if len(self._times) > 1 else 30.0)
         self._sink = VideoWriterSink(self._out, rate, self._src.size_wh or self._wh)
