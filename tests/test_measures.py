@@ -148,3 +148,29 @@ def test_hip_centres_widen_with_hip_flexion(sample_measures):
     np.testing.assert_allclose(m.fppa_right_deg[base], fixed.fppa_right_deg[base], atol=0.3)
     bottoms = [r["bottom"] for r in gt["reps"]]
     assert np.all(m.fppa_right_deg[bottoms] > fixed.fppa_right_deg[bottoms] + 0.5)
+
+
+def test_standing_baseline_does_not_move_when_more_of_the_clip_follows(lite_model):
+    """The standing baseline (and the yaw and values taken from it) is found in the clip's first
+    seconds and stays put as the clip goes on: on the 20-rep clip (first 20 s, lite) every prefix
+    from 4 s on picks the same stretch as the whole. (With the torso size taken over the whole clip
+    the stretch moved at 11.5 s and again at 15 s, and with it the yaw and every value by ~0.8°;
+    `analyze --annotate` then had to redraw the video in a second pass.)"""
+    from conftest import clip
+
+    times, poses = [], []
+    with VideoFileSource(clip("front_squat_20reps_counter__rjsong.mp4")) as src, PoseEstimator(lite_model) as est:
+        for frame, pose in iter_poses(src, est):
+            if frame.time_s > 20.0:
+                break
+            times.append(frame.time_s)
+            poses.append(pose)
+        wh = src.size_wh
+    whole = LandmarkSeries.from_poses(times, poses, wh)
+    ref = compute_frame_measures(whole)
+    assert ref.baseline.stop - ref.baseline.start >= 10
+    for n in range(120, len(times), 60):
+        part = LandmarkSeries.from_poses(times[:n], poses[:n], wh)
+        m = compute_frame_measures(part)
+        assert m.baseline == ref.baseline, (n, m.baseline, ref.baseline)
+        assert np.nanmedian(m.body_yaw_deg) == pytest.approx(np.nanmedian(ref.body_yaw_deg), abs=1e-9)

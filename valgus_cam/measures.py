@@ -138,7 +138,8 @@ def standing_baseline(s: LandmarkSeries, knee_flexion: np.ndarray, max_flexion_d
                       min_s: float = 0.5) -> slice:
     """The first still standing stretch: from a detected frame, the longest run whose knee flexion
     stays within ``max_flexion_deg`` of its value there and whose hips and ankles move < 3% of the
-    torso length (a single-leg squat's free-foot lift ends it). Runs shorter than ``min_s`` (the
+    torso length (a single-leg squat's free-foot lift ends it; the torso length is taken over the
+    run's first ``min_s``, so that what follows the run never moves it). Runs shorter than ``min_s`` (the
     person still walking into place) are skipped: the search goes on from where the run broke. If
     no run lasts ``min_s`` (someone who squats at once), the longest run found.
     (Relative flexion: MediaPipe's world landmarks read a straight standing knee as 10–25°.)"""
@@ -147,12 +148,16 @@ def standing_baseline(s: LandmarkSeries, knee_flexion: np.ndarray, max_flexion_d
         return slice(0, 0)
     t = s.time_s
     mid_hip = (s.p("left_hip") + s.p("right_hip")) / 2
-    torso = np.nanmedian(g.torso_length_px(s.p("left_hip"), s.p("right_hip"), s.p("left_shoulder"), s.p("right_shoulder")))
+    torso_px = g.torso_length_px(s.p("left_hip"), s.p("right_hip"), s.p("left_shoulder"), s.p("right_shoulder"))
     ankles_y = np.column_stack([s.p("left_ankle")[:, 1], s.p("right_ankle")[:, 1]])
     ok = np.isfinite(mid_hip[:, 1])
 
     def run_from(start: int) -> int:
         ref, flex0, ankles0 = mid_hip[start], knee_flexion[start], ankles_y[start]
+        # the body's size where the run starts (its first min_s), not over the clip: frames after
+        # the run must not move it (the baseline of a clip's first minute stays when more follows)
+        near = torso_px[start:int(np.searchsorted(t, t[start] + min_s, side="right"))]
+        torso = np.nanmedian(near) if np.isfinite(near).any() else np.nan
         end = start
         for i in range(start, len(t)):
             if not ok[i]:
