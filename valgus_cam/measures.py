@@ -134,8 +134,11 @@ class FrameMeasures:
     # shank lengths (≈ 0 with both feet down; > 0.15 = the foot is off the floor)
 
 
+STANDING_MIN_S = 0.5  # a still standing stretch this long is the baseline; shorter ones only as a last resort
+
+
 def standing_baseline(s: LandmarkSeries, knee_flexion: np.ndarray, max_flexion_deg: float = 10.0,
-                      min_s: float = 0.5) -> slice:
+                      min_s: float = STANDING_MIN_S) -> slice:
     """The first still standing stretch: from a detected frame, the longest run whose knee flexion
     stays within ``max_flexion_deg`` of its value there and whose hips and ankles move < 3% of the
     torso length (a single-leg squat's free-foot lift ends it; the torso length is taken over the

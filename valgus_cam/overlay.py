@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .annotate import OverlayFrame, Verdict, draw_overlay
-from .measures import LandmarkSeries
+from .measures import STANDING_MIN_S, LandmarkSeries
 from .pipeline import ClipAnalysis
 from .verdicts import RepResult
 
@@ -274,6 +274,9 @@ class SinglePassAnnotator:
         stop = int(np.searchsorted(times, times[-1] - self.lag_s, side="right"))
         if not any(r.end_frame < stop for r in a.results):
             return  # the standing baseline is settled by the first rep: wait for one
+        base = a.measures.baseline
+        if base.stop - base.start < 2 or times[base.stop - 1] - times[base.start] < STANDING_MIN_S:
+            return  # no still stand of STANDING_MIN_S yet: the baseline is the longest so far and may move
         # both lists index by position (None before ``lo``); the last RECHECK_S drawn are checked again
         lo = max(0, int(np.searchsorted(times, times[start - 1] - RECHECK_S)) if start else 0)
         shift = self._shift(times)
