@@ -8,7 +8,8 @@ import pytest
 from valgus_cam.errors import InputError
 from valgus_cam.measures import FrameMeasures
 from valgus_cam.reps import Rep
-from valgus_cam.verdicts import RepEvents, Thresholds, detect_test, load_thresholds, score_rep, summarise
+from valgus_cam.verdicts import (RepEvents, Thresholds, detect_test, load_thresholds, score_rep, summarise,
+                                 worst_sustained)
 
 N = 90  # 3 s at 30 fps; standing 0..29, rep 30..80 with its bottom at 55
 
@@ -16,7 +17,8 @@ N = 90  # 3 s at 30 fps; standing 0..29, rep 30..80 with its bottom at 55
 def measures(**arrays) -> FrameMeasures:
     nan = np.full(N, np.nan)
     fields = {c: nan.copy() for c in FrameMeasures.CSV_COLUMNS}
-    fields.update(trunk_lean_deg=np.zeros(N), knee_ankle_separation_ratio=np.ones(N), body_yaw_deg=np.zeros(N))
+    fields.update(trunk_lean_deg=np.zeros(N), knee_ankle_separation_ratio=np.ones(N), body_yaw_deg=np.zeros(N),
+                  knee_flexion_left_deg=bump(90.0), knee_flexion_right_deg=bump(90.0))
     fields.update(arrays)
     return FrameMeasures(time_s=np.arange(N) / 30.0, detected=np.ones(N, bool), view="frontal", width_ratio=0.6,
                          camera_roll_deg=0.0, baseline=slice(0, 30), **fields)
@@ -52,7 +54,8 @@ def test_knee_that_cannot_be_measured_is_unmeasurable_not_a_number():
     r = score_rep(measures(), REP_L, 1)  # frontal FPPA NaN throughout (e.g. yaw beyond the gate)
     assert r.verdict == "unmeasurable"
     assert r.fppa_frontal_left_deg is None
-    assert any(s.startswith("knee") for s in r.not_measured)
+    assert any(s.startswith("left knee angle") for s in r.not_measured)
+    assert {f.result for f in r.findings if f.criterion.startswith("knee")} == {"not_measured"}
 
 
 def test_other_faults_still_fail_an_unmeasurable_knee():
@@ -152,3 +155,55 @@ def test_side_view_judges_neither_knee_gap_nor_sideways_lean():
     assert r.verdict == "unmeasurable" and r.reasons == ()
     assert r.trunk_lean_deg is None and r.knee_separation_ratio is None
     assert any("front view" in s for s in r.not_measured)
+
+
+def test_knee_caving_on_the_way_up_is_found_at_its_moment():
+    """A collapse peaking on the way up (frame 70, bottom 55) fails with its frame, time, phase and
+    the knee bend there; the value at the bottom is still reported as the clinical figure."""
+    x = np.zeros(N)
+    k = np.arange(60, 81)
+    x[60:81] = 18.0 * np.sin(np.pi * (k - 60) / 20) ** 2
+    r = score_rep(measures(fppa_frontal_left_deg=x), REP_L, 1)
+    f = r.finding("knee_valgus", "left")
+    assert r.verdict == "fail" and f.result == "fail" and f.phase == "up"
+    assert f.value == pytest.approx(18.0, abs=1.0) and 67 <= f.frame <= 73
+    assert f.time_s == pytest.approx(f.frame / 30.0) and f.knee_flexion_deg is not None
+    assert r.fppa_frontal_left_deg == pytest.approx(0.0, abs=0.5)  # at the bottom: nothing yet
+
+
+def test_double_leg_knee_inside_the_foot_fails_as_knee_over_foot():
+    m = measures(knee_over_foot_left_cm=bump(6.0), knee_over_foot_right_cm=bump(1.0),
+                 fppa_frontal_left_deg=bump(-20.0), fppa_frontal_right_deg=bump(-20.0))
+    r = score_rep(m, REP_B, 1)
+    assert r.verdict == "fail" and r.reasons == ("knee_over_foot_left",)
+    assert r.knee_over_foot_left_cm == pytest.approx(6.0, abs=0.3)
+    d = r.to_dict()
+    kof = [f for f in d["findings"] if f["criterion"] == "knee_over_foot"]
+    assert [(f["side"], f["result"], f["unit"]) for f in kof] == [("left", "fail", "cm"), ("right", "pass", "cm")]
+    assert set(kof[0]) >= {"criterion", "side", "value", "limit", "unit", "frame", "time_s", "phase", "result"}
+
+
+def test_knee_over_foot_is_judged_only_between_30_and_100_degrees_of_knee_bend():
+    flex = np.full(N, 120.0)  # a deep squat whose every frame is past 100°
+    m = measures(knee_over_foot_left_cm=bump(9.0), knee_flexion_left_deg=flex, knee_flexion_right_deg=flex)
+    f = score_rep(m, REP_B, 1).finding("knee_over_foot", "left")
+    assert f.result == "not_measured" and f.value is None and "30°" in f.why
+
+
+def test_unmeasured_knee_is_never_a_pass_even_when_the_rest_passes():
+    m = measures(trunk_lean_deg=np.zeros(N))
+    r = score_rep(m, REP_L, 1, RepEvents(True, False, False))
+    assert {f.result for f in r.findings if f.criterion in ("hands_off_hips", "balance_lost", "trunk_lean")} == {"pass"}
+    assert r.verdict == "unmeasurable"
+
+
+def test_trunk_lean_beyond_the_yaw_gate_is_not_measured_not_a_fail():
+    m = measures(trunk_lean_deg=bump(-30.0), body_yaw_deg=np.full(N, 37.0), fppa_frontal_left_deg=bump(5.0))
+    r = score_rep(m, REP_L, 1)
+    f = r.finding("trunk_lean")
+    assert f.result == "not_measured" and "trunk_lean" not in r.reasons and r.trunk_lean_deg is None
+
+
+def test_one_noisy_frame_is_not_the_worst_moment():
+    v = np.array([0, 0, 30, 0, 0, 10, 11, 10, 0.0])
+    assert worst_sustained(v, np.arange(9) / 30, 0.1) == 6

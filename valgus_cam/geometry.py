@@ -100,18 +100,36 @@ def knee_separation_ratios(left_knee, right_knee, left_ankle, right_ankle, left_
         return np.where(ax > 0, kx / ax, np.nan), np.where(hx > 0, kx / hx, np.nan)
 
 
-def knee_medial_offset(hip, knee, ankle, other_hip, foot_index) -> np.ndarray:
-    """Signed horizontal offset of the knee from the line over the foot (ankle→toe tip region,
-    screening guides' "knee over the 2nd–3rd toe"), in units of the image hip width.
-    + = knee medial (inside) of the foot line. Uses the mid-point of ankle and foot_index as
-    the foot's centre line in a frontal view.
+def knee_over_foot_axis(knee_px, ankle_px, knee_forward, lateral_dir, standing_knee_lateral, toe_lateral,
+                        foot_length) -> np.ndarray:
+    """How far the knee has moved inside (+, medial) the path of a knee that tracks over the foot,
+    since standing, perpendicular to the foot's axis (ankle → toe), in the unit of the lengths given.
+
+    A knee that "tracks over the 2nd–3rd toe" moves, as it bends, forward along the foot's axis:
+    sideways by ``knee_forward × tan(turn-out)``. With turned-out feet that is well outside the
+    ankle, so a knee over the ankle is already caving in. The measure is the knee's sideways
+    image position relative to the ankle (``lateral_dir`` · (knee − ankle), + = lateral), minus its
+    standing value, against that tracking path; the turn-out comes from the foot's standing
+    image geometry: sin(turn-out) = ``toe_lateral`` / ``foot_length`` (toe's sideways offset from
+    the ankle over the ankle→toe length). Standing, it is 0 whatever the stance width.
+
+    All lengths in image pixels (at the standing depth); ``knee_forward``: the knee's travel
+    toward the camera from the ankle (``lift_leg``), per frame; returns pixels. ``lateral_dir``: +1 / −1, the
+    image x direction of the leg's lateral side.
+
+    >>> round(float(knee_over_foot_axis(np.array([100.0, 0]), np.array([100.0, 50]), 0.0, 1, 0.0, 0.0, 0.4)), 3)
+    0.0
+    >>> # turned out 30°, knee 0.5 forward: a tracking knee is 0.5·tan 30° = 0.29 lateral; one that
+    >>> # stayed over the ankle is 0.29·cos 30° = 0.25 inside the path
+    >>> round(float(knee_over_foot_axis(np.array([0.0, 0]), np.array([0.0, 50]), 0.5, 1, 0.0, 0.2, 0.4)), 2)
+    0.25
     """
-    hip, knee, ankle, other_hip, foot_index = (np.asarray(a, float) for a in (hip, knee, ankle, other_hip, foot_index))
-    foot_x = (ankle[..., 0] + foot_index[..., 0]) / 2
-    medial_dir = np.sign(other_hip[..., 0] - hip[..., 0])
-    width = np.abs(other_hip[..., 0] - hip[..., 0])
+    knee_px, ankle_px = np.asarray(knee_px, float), np.asarray(ankle_px, float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(width > 0, (knee[..., 0] - foot_x) * medial_dir / width, np.nan)
+        sin_t = np.clip(np.asarray(toe_lateral, float) / np.asarray(foot_length, float), -0.8, 0.8)
+    cos_t = np.sqrt(1.0 - sin_t ** 2)
+    lateral = (knee_px[..., 0] - ankle_px[..., 0]) * lateral_dir - standing_knee_lateral
+    return (np.clip(knee_forward, 0.0, None) * sin_t / cos_t - lateral) * cos_t
 
 
 def foot_turnout_deg(heel, foot_index, hip, other_hip) -> np.ndarray:

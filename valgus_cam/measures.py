@@ -87,6 +87,13 @@ class GateConfig:
     hip_width_scale: float = 1.07
     hip_flexion_widening: float = 0.5
     hip_yaw_shift: float = 0.32
+    # knee over the foot (geometry.knee_over_foot_axis): centimetres from the standing shank, which
+    # is 0.246 × body height (Drillis & Contini 1966; Winter 2009); 41.8 cm = a 1.70 m adult
+    # (analyse_clip sets it from --height-cm). The ankle→toe-tip length is 0.43 standing shanks
+    # (MediaPipe's world landmarks on the synthetic set: 0.41–0.45; anthropometry: foot 0.152 H,
+    # ankle ~25% of it from the heel → 0.46).
+    shank_cm: float = 41.8  # = SHANK_PER_HEIGHT × 170 cm
+    foot_to_shank: float = 0.43
 
 
 @dataclass(slots=True)
@@ -107,8 +114,8 @@ class FrameMeasures:
     knee_ankle_separation_ratio: np.ndarray
     knee_hip_separation_ratio: np.ndarray
     hands_on_hips: np.ndarray  # 1.0 / 0.0, NaN where nobody is detected
-    knee_over_foot_left: np.ndarray
-    knee_over_foot_right: np.ndarray
+    knee_over_foot_left_cm: np.ndarray
+    knee_over_foot_right_cm: np.ndarray
     foot_turnout_left_deg: np.ndarray
     foot_turnout_right_deg: np.ndarray
     free_foot_height_left: np.ndarray
@@ -121,19 +128,20 @@ class FrameMeasures:
     leg_px: float = float("nan")  # standing hip→ankle image length (px), mean of the legs; NaN: nobody
 
     FRONTAL_PLANE = ("pelvic_obliquity_deg", "trunk_lean_deg", "knee_ankle_separation_ratio",
-                     "knee_hip_separation_ratio", "knee_over_foot_left", "knee_over_foot_right",
+                     "knee_hip_separation_ratio", "knee_over_foot_left_cm", "knee_over_foot_right_cm",
                      "foot_turnout_left_deg", "foot_turnout_right_deg")  # refused with FPPA (see above)
 
     CSV_COLUMNS = ("fppa_left_deg", "fppa_right_deg", "fppa_frontal_left_deg", "fppa_frontal_right_deg",
                    "body_yaw_deg", "pelvic_obliquity_deg", "trunk_lean_deg", "knee_flexion_left_deg",
                    "knee_flexion_right_deg", "knee_ankle_separation_ratio", "knee_hip_separation_ratio",
-                   "hands_on_hips", "knee_over_foot_left", "knee_over_foot_right", "foot_turnout_left_deg",
+                   "hands_on_hips", "knee_over_foot_left_cm", "knee_over_foot_right_cm", "foot_turnout_left_deg",
                    "foot_turnout_right_deg", "free_foot_height_left", "free_foot_height_right")
-    # knee_over_foot_*: knee's horizontal offset from the line over the foot, in hip widths,
-    # + = medial; free_foot_height_*: how far that ankle is above the other one, in standing
+    # knee_over_foot_*_cm: how far the knee has moved inside (+) the path of a knee tracking over
+    # the foot since standing (geometry.knee_over_foot_axis), cm; free_foot_height_*: how far that ankle is above the other one, in standing
     # shank lengths (≈ 0 with both feet down; > 0.15 = the foot is off the floor)
 
 
+SHANK_PER_HEIGHT = 0.246  # knee→ankle length / body height (Drillis & Contini 1966; Winter 2009)
 STANDING_MIN_S = 0.5  # a still standing stretch this long is the baseline; shorter ones only as a last resort
 
 
@@ -225,7 +233,7 @@ def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) 
                         "frontal-plane FPPA not reported; stand square to the camera")
 
     yaw_shift = gates.hip_yaw_shift * np.tan(np.radians(yaw_value if np.isfinite(yaw_value) else 0.0))
-    fppa, fppa_frontal, flex = {}, {}, {}
+    fppa, fppa_frontal, flex, kof = {}, {}, {}, {}
     sized_legs, seg0 = 0, []
     for side, other in (("left", "right"), ("right", "left")):
         # hip joint centres for this leg: widened by more as its thigh foreshortens (hip flexion)
@@ -258,6 +266,9 @@ def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) 
         frontal = cond(frontal)
         plausible = np.abs(frontal) <= gates.max_abs_frontal_fppa_deg
         fppa_frontal[side] = np.where(ok & yaw_ok & plausible, frontal, np.nan)
+        kof[side] = knee_over_foot_cm(s, side, pt, ankle, knee3[:, 2], ankle3[:, 2], shank0, base, gates) \
+            if view == "frontal" and yaw_ok and sized else np.full(len(t), np.nan)
+        kof[side] = cond(kof[side])
         if det.any() and ok[det].mean() < 0.5 and view == "frontal" and sized:
             warnings.append(f"{side} knee: FPPA gated out in {1 - ok[det].mean():.0%} of frames "
                             f"(leg foreshortened or not visible)")
@@ -281,8 +292,7 @@ def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) 
     hands = hands_on_hips_per_frame(t, s.xy_px, s.visibility)
     extra = {}
     for side, other in (("left", "right"), ("right", "left")):
-        extra[f"knee_over_foot_{side}"] = cond(g.knee_medial_offset(
-            s.p(f"{side}_hip"), s.p(f"{side}_knee"), s.p(f"{side}_ankle"), s.p(f"{other}_hip"), s.p(f"{side}_foot_index")))
+        extra[f"knee_over_foot_{side}_cm"] = kof[side]
         extra[f"foot_turnout_{side}_deg"] = cond(g.foot_turnout_deg(
             s.p(f"{side}_heel"), s.p(f"{side}_foot_index"), s.p(f"{side}_hip"), s.p(f"{other}_hip")))
         shank = np.linalg.norm(s.p(f"{side}_ankle") - s.p(f"{side}_knee"), axis=-1)
@@ -292,7 +302,7 @@ def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) 
         extra[f"free_foot_height_{side}"] = cond((lift - base_lift) / shank0)
     if view != "frontal" or too_small:  # frontal-plane measures mean nothing side-on or on a tiny person
         obl, lean, ka, kh = (np.full(len(t), np.nan) for _ in range(4))
-        for k in ("knee_over_foot_left", "knee_over_foot_right", "foot_turnout_left_deg", "foot_turnout_right_deg"):
+        for k in ("knee_over_foot_left_cm", "knee_over_foot_right_cm", "foot_turnout_left_deg", "foot_turnout_right_deg"):
             extra[k] = np.full(len(t), np.nan)
     leg = [np.linalg.norm(s.p(f"{side}_ankle") - s.p(f"{side}_hip"), axis=-1) for side in ("left", "right")]
     leg = np.nanmean(leg, axis=0)
@@ -307,6 +317,30 @@ def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) 
         knee_ankle_separation_ratio=cond(ka), knee_hip_separation_ratio=cond(kh),
         hands_on_hips=np.where(det, hands.astype(float), np.nan), view=view, width_ratio=ratio, camera_roll_deg=roll,
         baseline=base, warnings=warnings, leg_px=leg_px)
+
+
+def knee_over_foot_cm(s: LandmarkSeries, side: str, pt, ankle_px: np.ndarray, knee_depth: np.ndarray,
+                      ankle_depth: np.ndarray, shank0_px: float, base: slice, gates: GateConfig) -> np.ndarray:
+    """One leg's :func:`geometry.knee_over_foot_axis` in cm (+ = inside the tracking path), NaN
+    where the knee, ankle or toes are hidden or outside the picture, or the standing foot was not
+    seen (then there is no foot axis to refer to). ``pt``: the (unmirrored) image points;
+    ``knee_depth`` / ``ankle_depth``: the lifted leg's camera depths (``geometry.lift_leg``)."""
+    n = len(s.time_s)
+    w_px, h_px = s.image_wh
+    knee, toe = pt(f"{side}_knee"), pt(f"{side}_foot_index")
+    other = "right" if side == "left" else "left"
+    lateral_dir = np.sign(np.nanmedian(pt(f"{side}_hip")[:, 0] - pt(f"{other}_hip")[:, 0]))
+    raw = s.p(f"{side}_foot_index")
+    inside = (raw[:, 0] >= 0) & (raw[:, 0] < w_px) & (raw[:, 1] >= 0) & (raw[:, 1] < h_px)
+    seen = np.all([s.vis(f"{side}_{j}") >= gates.min_visibility for j in ("knee", "ankle", "foot_index")], axis=0) & inside
+    if base.stop <= base.start or not seen[base].any() or not np.isfinite(lateral_dir) or not shank0_px > 0:
+        return np.full(n, np.nan)
+    stand = base.start + np.flatnonzero(seen[base])
+    knee_lat0 = float(np.nanmedian((knee[stand, 0] - ankle_px[stand, 0]) * lateral_dir))
+    toe_lat0 = float(np.nanmedian((toe[stand, 0] - ankle_px[stand, 0]) * lateral_dir))
+    px = g.knee_over_foot_axis(knee, ankle_px, ankle_depth - knee_depth, lateral_dir, knee_lat0, toe_lat0,
+                               gates.foot_to_shank * shank0_px)
+    return np.where(seen, px / shank0_px * gates.shank_cm, np.nan)
 
 
 # 2D nose cue: tan(yaw) = NOSE_YAW_GAIN × (nose x − mid-ear x) / (left ear x − right ear x) in the

@@ -185,13 +185,13 @@ def analyse_clip(series: "LandmarkSeries", thresholds: "Thresholds | None" = Non
     ``test``: "auto" | "squat" (double-leg) | "single-leg" | "standing" (standing alignment: one
     hold, ``valgus_cam.standing``) | "landing" (jump landings, ``valgus_cam.landing``);
     ``stance``: "auto" | "left" | "right" (the stance leg of single-leg reps, when the automatic
-    one is wrong); ``height_cm``: body height for the standing check's centimetres. ``facts``: what
+    one is wrong); ``height_cm``: body height for the standing check's and the knee-over-foot centimetres. ``facts``: what
     the pose pass saw (damage, brightness, another person), turned into warnings."""
     import warnings as _warnings
     from dataclasses import replace
 
     from .events import hands_on_hips_per_frame, rep_events
-    from .measures import GateConfig, compute_frame_measures
+    from .measures import SHANK_PER_HEIGHT, GateConfig, compute_frame_measures
     from .reps import analyse_reps
     from .verdicts import Thresholds, detect_test, score_reps, summarise
 
@@ -202,7 +202,10 @@ def analyse_clip(series: "LandmarkSeries", thresholds: "Thresholds | None" = Non
         return analyse_screening(series, thresholds, test, gates=gates, height_cm=height_cm)
     with _warnings.catch_warnings():  # all-NaN stretches (nobody in view) are expected, not news
         _warnings.simplefilter("ignore", RuntimeWarning)
-        m = compute_frame_measures(series, gates or GateConfig())
+        gates = gates or GateConfig()
+        if height_cm is not None:  # the knee-over-foot centimetres from the body's own height
+            gates = replace(gates, shank_cm=SHANK_PER_HEIGHT * height_cm)
+        m = compute_frame_measures(series, gates)
         tiny = bool(m.detected.any()) and not m.leg_px >= MIN_REP_LEG_PX
         reps = [] if tiny else analyse_reps(series.time_s, series.xy_px)
     if test == "squat":

@@ -1,18 +1,34 @@
-"""Per-rep numbers and the screening verdict: pure functions, no I/O (the TOML file is read by
+"""Per-rep findings and the screening verdict: pure functions, no I/O (the TOML file is read by
 :func:`load_thresholds`, the only function here that touches a file).
 
 Pipeline position: ``FrameMeasures`` (per frame) + ``Rep`` list (from ``reps``) →
-:func:`score_reps` → ``list[RepResult]`` → :func:`summarise`.
+:func:`score_reps` → ``list[RepResult]`` (each with its :class:`Finding` list) → :func:`summarise`.
 
-Conventions: degrees; frames 0-based as in frames.csv; ``None`` = the measure does not apply to
-this rep or cannot be trusted (never a number then). Per rep:
+Conventions: degrees and centimetres; frames 0-based as in frames.csv; ``None`` = the measure
+does not apply to this rep or cannot be trusted (never a number then).
 
-* knee values are read **at peak knee flexion** (the rep's bottom frame, median over ±0.1 s);
-  a single-leg rep reports the stance knee only;
-* ``trunk_lean_deg``: the largest lateral lean within the rep, relative to standing, + = toward
-  the stance side (single-leg) or the subject's left (double-leg);
-* ``knee_separation_ratio``: knee distance / ankle distance at the bottom, relative to standing
-  (< 1 = the knees came closer together than the feet; double-leg only).
+A rep is judged on the **whole movement**, not only its deepest frame: knees cave in on the way
+down or on the way up as often as at the bottom (Mauntel et al. 2014; the synthetic set's
+``valgus_timing``), and at the bottom of a deep squat the thigh points at the camera and the FPPA
+means nothing (Uhlár et al. 2021). Per criterion and side, a :class:`Finding` holds the worst
+moment held for ``sustain_s`` (its value, frame, time, phase down / bottom / up and the knee
+bend there), the limit and the result ``pass`` / ``fail`` / ``not_measured``:
+
+* ``knee_valgus``: frontal-plane FPPA wherever the gates let it be measured (thigh long enough in
+  the image, camera within 25° of the body's front);
+* ``knee_over_foot``: how far the knee moved inside the path of a knee tracking over the foot
+  (``measures.knee_over_foot_cm``), over 30–100° of knee bend, where knee, ankle and toes are seen;
+* ``knee_gap`` (double-leg): knee/ankle distance relative to standing, its smallest value over
+  30–100° of knee bend;
+* ``trunk_lean``: largest sideways lean relative to standing, + = toward the stance side
+  (single-leg) or the subject's left (double-leg); front view within the yaw gate only;
+* ``pelvic_drop`` (single-leg): not measured yet; ``hands_off_hips``, ``balance_lost``
+  (single-leg): the rep's events.
+
+The verdict: ``fail`` if any finding fails; else ``unmeasurable`` (NOT MEASURABLE) when no knee
+finding was measured — a criterion that was not measured is never a pass; else ``pass``.
+FPPA at peak knee flexion (``fppa_*_deg``, median over ±0.1 s of the bottom) is still reported:
+it is the clinical figure for single-leg squats.
 
 Thresholds and their sources: ``docs/verdicts.md``.
 """
@@ -25,6 +41,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
+from scipy.ndimage import minimum_filter1d
 
 from .errors import InputError
 from .measures import FrameMeasures
@@ -34,6 +51,8 @@ from .reps import Rep
 REASONS = {
     "knee_valgus_left": "left knee caved inwards",
     "knee_valgus_right": "right knee caved inwards",
+    "knee_over_foot_left": "left knee moved inside the foot",
+    "knee_over_foot_right": "right knee moved inside the foot",
     "knees_caving": "knees moved towards each other",
     "pelvic_drop": "pelvis dropped on the free-leg side",
     "trunk_lean": "trunk leaned sideways",
@@ -62,6 +81,10 @@ class Thresholds:
     knee_fppa_max_deg_male: float = 9.0
     sex: str | None = None  # None | "female" | "male"
     knee_separation_min_ratio: float = 0.85  # double-leg: knee/ankle distance vs standing
+    # knee over the foot: cm inside the path of a knee tracking over the foot (docs/verdicts.md)
+    knee_over_foot_max_cm: float = 2.5  # double-leg squat: the main knee criterion
+    knee_over_foot_max_cm_single_leg: float = 6.0  # single-leg squat: a second sign beside the FPPA
+    sustain_s: float = 0.15  # a finding's value must be held this long (one noisy frame is not a fault)
     trunk_lean_max_deg: float = 10.0  # lateral lean relative to standing
     pelvic_drop_max_deg: float = 10.0  # only applied when pelvic drop is measured
     meaningful_difference_deg: float = 8.0  # 2D FPPA smallest detectable difference (Munro 2012)
@@ -139,6 +162,54 @@ class RepEvents:
     balance_lost: bool | None = None  # single-leg: the free foot touched down
 
 
+CRITERIA = {  # criterion → (what the user reads, unit)
+    "knee_valgus": ("knee angle (FPPA)", "deg"),
+    "knee_over_foot": ("knee over the foot", "cm"),
+    "knee_gap": ("knee gap", "ratio"),
+    "trunk_lean": ("trunk lean", "deg"),
+    "pelvic_drop": ("pelvic drop", "deg"),
+    "hands_off_hips": ("hands on hips", None),
+    "balance_lost": ("balance", None),
+}
+KNEE_CRITERIA = ("knee_valgus", "knee_over_foot", "knee_gap")
+_REASON_CODE = {"knee_gap": "knees_caving"}  # a failed finding → its REASONS code
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One criterion of one rep (and side): the worst moment, its limit and the result.
+
+    ``result``: "pass" | "fail" | "not_measured" (then ``value`` is None and ``why`` says why);
+    ``phase``: "down" | "bottom" | "up" (where in the rep the worst moment was)."""
+
+    criterion: str
+    side: str | None
+    value: float | None
+    limit: float | None
+    unit: str | None
+    frame: int | None
+    time_s: float | None
+    phase: str | None
+    result: str
+    knee_flexion_deg: float | None = None
+    why: str | None = None
+
+    @property
+    def code(self) -> str:
+        """The REASONS code of this finding when it fails (e.g. ``knee_valgus_left``)."""
+        c = _REASON_CODE.get(self.criterion, self.criterion)
+        return f"{c}_{self.side}" if self.side and c in ("knee_valgus", "knee_over_foot") else c
+
+    @property
+    def label(self) -> str:
+        words = CRITERIA.get(self.criterion, (self.criterion, None))[0]
+        return f"{self.side} {words}" if self.side else words
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        return {k: (_r(v) if isinstance(v, float) else v) for k, v in d.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class RepResult:
     """One scored rep: the reps.json record (``to_dict``)."""
@@ -165,11 +236,18 @@ class RepResult:
     verdict: str  # "pass" | "fail" | "unmeasurable"
     reasons: tuple[str, ...] = ()
     not_measured: tuple[str, ...] = ()  # criteria that could not be judged, and why
+    findings: tuple[Finding, ...] = ()
+    knee_over_foot_left_cm: float | None = None  # worst over the rep (see Finding)
+    knee_over_foot_right_cm: float | None = None
+
+    def finding(self, criterion: str, side: str | None = None) -> Finding | None:
+        return next((f for f in self.findings if f.criterion == criterion and f.side == side), None)
 
     def to_dict(self) -> dict:
         d = {"kind": "rep", **asdict(self)}
         d["reasons"] = list(self.reasons)
         d["not_measured"] = list(self.not_measured)
+        d["findings"] = [f.to_dict() for f in self.findings]
         return {k: (_r(v) if isinstance(v, float) else v) for k, v in d.items()}
 
 
@@ -200,9 +278,135 @@ def _baseline_value(values: np.ndarray, m: FrameMeasures, rep: Rep) -> float:
     return float(values[rep.start_frame])
 
 
+def worst_sustained(values: np.ndarray, time_s: np.ndarray, sustain_s: float) -> int | None:
+    """Index of the highest value held for ``sustain_s`` (the frame at the centre of the window
+    whose smallest value is largest); NaN frames break a window. None if nothing is finite.
+
+    >>> worst_sustained(np.array([0, 9, 0, 5, 6, 5, 0.0]), np.arange(7) / 10, 0.2)
+    4
+    """
+    v = np.asarray(values, float)
+    if not np.isfinite(v).any():
+        return None
+    dt = np.median(np.diff(time_s)) if len(time_s) > 1 else 1.0
+    size = max(1, int(round(sustain_s / dt)) if dt > 0 else 1)
+    held = minimum_filter1d(np.where(np.isfinite(v), v, -np.inf), size=min(size, len(v)), mode="nearest")
+    if not np.isfinite(held).any():  # nothing held that long: the best single frame
+        held = np.where(np.isfinite(v), v, -np.inf)
+    return int(np.argmax(held))
+
+
+def _phase(rep: Rep, time_s: np.ndarray, frame: int, half_s: float) -> str:
+    tb = time_s[rep.bottom_frame]
+    if abs(time_s[frame] - tb) <= half_s + 1e-9:
+        return "bottom"
+    return "down" if frame < rep.bottom_frame else "up"
+
+
+def _flexion(m: FrameMeasures, side: str | None) -> np.ndarray:
+    if side == "left":
+        return m.knee_flexion_left_deg
+    if side == "right":
+        return m.knee_flexion_right_deg
+    return np.fmax(m.knee_flexion_left_deg, m.knee_flexion_right_deg)
+
+
+def _worst_finding(criterion: str, side: str | None, values: np.ndarray, sign: float, limit: float,
+                   m: FrameMeasures, rep: Rep, th: "Thresholds", why: str, window: np.ndarray | None = None
+                   ) -> Finding:
+    """The worst moment of ``values`` (``sign``: +1 = high is bad, −1 = low is bad) over the rep's
+    frames (and ``window``), as a :class:`Finding` that fails beyond ``limit`` (``not_measured``
+    with ``why`` if no value)."""
+    t = m.time_s
+    seg = np.zeros(len(t), bool)
+    seg[rep.start_frame:rep.end_frame + 1] = True
+    if window is not None:
+        seg &= window
+    v = np.where(seg, sign * np.asarray(values, float), np.nan)
+    i = worst_sustained(v, t, th.sustain_s)
+    unit = CRITERIA[criterion][1]
+    if i is None:
+        return Finding(criterion, side, None, limit, unit, None, None, None, "not_measured", why=why)
+    value = float(sign * v[i])
+    flex = _flexion(m, side)[i]
+    return Finding(criterion, side, value, limit, unit, i, float(t[i]), _phase(rep, t, i, th.bottom_window_s),
+                   "fail" if sign * value > sign * limit else "pass", _num(flex) if np.isfinite(flex) else None)
+
+
+def _event_finding(criterion: str, happened: bool | None, rep: Rep, why: str) -> Finding:
+    if happened is None:
+        return Finding(criterion, None, None, None, None, None, None, None, "not_measured", why=why)
+    return Finding(criterion, None, None, None, None, None, None, None, "fail" if happened else "pass")
+
+
+def rep_findings(m: FrameMeasures, rep: Rep, events: "RepEvents", th: "Thresholds") -> list[Finding]:
+    """Every criterion of one rep (see the module docstring), in the order the user reads them."""
+    single = rep.stance in ("left", "right")
+    sides = (rep.stance,) if single else ("left", "right")
+    yaw = m.body_yaw_deg
+    frontal = m.view == "frontal"
+    side_on = f"needs a front view (this is a {m.view} view)"
+    turned = ("camera more than 25° off the body's front" if frontal and np.isfinite(yaw).any() else side_on)
+    yaw_ok = frontal & (np.abs(yaw) <= 25.0)  # frontal-plane criteria: front view, camera within 25°
+    out: list[Finding] = []
+    for s in sides:
+        fr = m.fppa_frontal_left_deg if s == "left" else m.fppa_frontal_right_deg
+        why = (f"the {s} knee's frontal-plane angle was not measurable in this rep ("
+               + (turned if not frontal or not np.isfinite(fr).any() else "") + "; thigh foreshortened or knee hidden)")
+        if not frontal:
+            why = f"the knee angle {side_on}"
+        out.append(_worst_finding("knee_valgus", s, fr, 1.0, th.knee_limit_deg, m, rep, th, why))
+    kof_limit = th.knee_over_foot_max_cm_single_leg if single else th.knee_over_foot_max_cm
+    for s in sides:
+        kof = m.knee_over_foot_left_cm if s == "left" else m.knee_over_foot_right_cm
+        flex = _flexion(m, s)
+        window = (flex >= 30.0) & (flex <= 100.0)
+        why = (f"the knee over the foot {side_on}" if not frontal else
+               f"the {s} knee over the foot was not measurable (toes, ankle or knee hidden or out of the picture, "
+               "camera more than 25° off the body's front, or the knee bent less than 30°)")
+        out.append(_worst_finding("knee_over_foot", s, np.where(yaw_ok, kof, np.nan), 1.0, kof_limit, m, rep, th,
+                                  why, window))
+    if not single:
+        ka0 = _baseline_value(m.knee_ankle_separation_ratio, m, rep)
+        rel = m.knee_ankle_separation_ratio / ka0 if ka0 and np.isfinite(ka0) else np.full(len(m.time_s), np.nan)
+        flex = _flexion(m, None)
+        why = f"the knee gap {side_on}" if not frontal else "the knee gap was not measurable (camera more than 25° off the body's front, knees or ankles hidden)"
+        out.append(_worst_finding("knee_gap", None, np.where(yaw_ok, rel, np.nan), -1.0,
+                                  th.knee_separation_min_ratio, m, rep, th, why, (flex >= 30.0) & (flex <= 100.0)))
+    lean_rel = m.trunk_lean_deg - _baseline_value(m.trunk_lean_deg, m, rep)
+    if rep.stance == "right":
+        lean_rel = -lean_rel  # + = toward the stance side
+    lean_ok = np.where(yaw_ok, lean_rel, np.nan)
+    why = (f"sideways trunk lean {side_on}" if not frontal else
+           "sideways trunk lean not measurable (camera more than 25° off the body's front: forward lean "
+           "would show as sideways lean)")
+    f = _worst_finding("trunk_lean", None, np.abs(lean_ok), 1.0, th.trunk_lean_max_deg, m, rep, th, why)
+    if f.frame is not None:
+        f = replace(f, value=float(lean_ok[f.frame]))
+    out.append(f)
+    if single:
+        out.append(Finding("pelvic_drop", None, None, th.pelvic_drop_max_deg, "deg", None, None, None, "not_measured",
+                           why="pelvic drop is not measured yet (MediaPipe's hip points do not follow the pelvis; "
+                               "docs/accuracy.md)"))
+        out.append(_event_finding("hands_off_hips", events.hands_off_hips, rep,
+                                  "hands on hips: wrists or hips not seen"))
+        out.append(_event_finding("balance_lost", events.balance_lost, rep,
+                                  "balance: the free foot was not seen"))
+    return out
+
+
+def verdict_of(findings) -> str:
+    """"fail" if a finding failed; else "unmeasurable" if no knee finding was measured; else "pass"."""
+    if any(f.result == "fail" for f in findings):
+        return "fail"
+    if not any(f.result != "not_measured" for f in findings if f.criterion in KNEE_CRITERIA):
+        return "unmeasurable"
+    return "pass"
+
+
 def score_rep(m: FrameMeasures, rep: Rep, index: int, events: RepEvents = RepEvents(),
               thresholds: Thresholds = Thresholds()) -> RepResult:
-    """Measures and verdict of one rep (see the module docstring for the conventions)."""
+    """Findings and verdict of one rep (see the module docstring for the conventions)."""
     t = m.time_s
     half = thresholds.bottom_window_s
     b = rep.bottom_frame
@@ -216,49 +420,14 @@ def score_rep(m: FrameMeasures, rep: Rep, index: int, events: RepEvents = RepEve
         val[f"frontal_{s}"] = _at(fr, t, b, half) if use else None
     flex_v = [_at(m.knee_flexion_left_deg if s == "left" else m.knee_flexion_right_deg, t, b, half) for s in sides]
     flex = float(np.nanmean(flex_v)) if np.isfinite(flex_v).any() else float("nan")
-    frontal_view = m.view == "frontal"  # knee gap and sideways lean mean nothing in a side view
-    seg = slice(rep.start_frame, rep.end_frame + 1)
-    lean_rel = m.trunk_lean_deg[seg] - _baseline_value(m.trunk_lean_deg, m, rep)
-    lean = float("nan")
-    if frontal_view and np.isfinite(lean_rel).any():
-        lean = float(lean_rel[np.nanargmax(np.abs(lean_rel))])
-        if rep.stance == "right":
-            lean = -lean  # + = toward the stance side
-    sep = float("nan")
-    if not single and frontal_view:
-        ka0 = _baseline_value(m.knee_ankle_separation_ratio, m, rep)
-        sep = _at(m.knee_ankle_separation_ratio, t, b, half) / ka0 if ka0 and np.isfinite(ka0) else float("nan")
-
-    reasons: list[str] = []
-    not_measured: list[str] = []
-    limit = thresholds.knee_limit_deg
-    knee_judged = False
-    for s in sides:
-        v = val[f"frontal_{s}"]
-        if v is not None and np.isfinite(v):
-            knee_judged = True
-            if v > limit:
-                reasons.append(f"knee_valgus_{s}")
-    if not single and np.isfinite(sep):
-        knee_judged = True
-        if sep < thresholds.knee_separation_min_ratio and not any(r.startswith("knee_valgus") for r in reasons):
-            reasons.append("knees_caving")
-    if not knee_judged:
-        not_measured.append("knee: frontal-plane FPPA not available (camera not square to the body, "
-                            "side view, or the knee not visible)")
-    if np.isfinite(lean) and abs(lean) > thresholds.trunk_lean_max_deg:
-        reasons.append("trunk_lean")
-    if not frontal_view:
-        not_measured.append(f"trunk lean: sideways lean needs a front view (this is a {m.view} view)")
-    if single:
-        not_measured.append("pelvic drop: not measured (MediaPipe's hip points do not follow the pelvis; "
-                            "docs/accuracy.md)")
-    if single and events.hands_off_hips:
-        reasons.append("hands_off_hips")
-    if single and events.balance_lost:
-        reasons.append("balance_lost")
-    verdict = "fail" if reasons else ("pass" if knee_judged else "unmeasurable")
+    findings = rep_findings(m, rep, events, thresholds)
+    by = {(f.criterion, f.side): f for f in findings}
+    gap = by.get(("knee_gap", None))
+    lean = by[("trunk_lean", None)]
+    reasons = tuple(dict.fromkeys(f.code for f in findings if f.result == "fail"))
+    not_measured = tuple(f"{f.label}: {f.why}" for f in findings if f.result == "not_measured")
     yaw = _at(m.body_yaw_deg, t, b, half)
+    kof = {s: (by[("knee_over_foot", s)].value if ("knee_over_foot", s) in by else None) for s in ("left", "right")}
     return RepResult(
         index=index, start_frame=rep.start_frame, bottom_frame=b, end_frame=rep.end_frame,
         start_s=float(t[rep.start_frame]), bottom_s=float(t[b]), end_s=float(t[rep.end_frame]),
@@ -267,11 +436,13 @@ def score_rep(m: FrameMeasures, rep: Rep, index: int, events: RepEvents = RepEve
         fppa_right_deg=_num(val["fppa_right"]) if val["fppa_right"] is not None else None,
         fppa_frontal_left_deg=_num(val["frontal_left"]) if val["frontal_left"] is not None else None,
         fppa_frontal_right_deg=_num(val["frontal_right"]) if val["frontal_right"] is not None else None,
-        body_yaw_deg=_num(yaw), knee_flexion_deg=_num(flex), knee_separation_ratio=_num(sep),
-        pelvic_drop_deg=None, trunk_lean_deg=_num(lean),
+        body_yaw_deg=_num(yaw), knee_flexion_deg=_num(flex),
+        knee_separation_ratio=gap.value if gap is not None else None,
+        pelvic_drop_deg=None, trunk_lean_deg=lean.value,
         hands_on_hips=events.hands_on_hips_at_start if single else None,
         balance_lost=events.balance_lost if single else None,
-        verdict=verdict, reasons=tuple(reasons), not_measured=tuple(not_measured))
+        verdict=verdict_of(findings), reasons=reasons, not_measured=not_measured, findings=tuple(findings),
+        knee_over_foot_left_cm=kof["left"], knee_over_foot_right_cm=kof["right"])
 
 
 def score_reps(m: FrameMeasures, reps: list[Rep], events: list[RepEvents] | None = None,
