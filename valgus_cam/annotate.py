@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from valgus_cam.landmarks import LM
+from valgus_cam.verdicts import VERDICT_WORDS
 
 __all__ = ["Verdict", "OverlayFrame", "Style", "draw_overlay", "reason_text", "put_text",
            "text_size", "OKABE_ITO_BGR"]
@@ -124,11 +125,13 @@ REASON_TEXT = {
     "knee_valgus_right": "Right knee caved inwards",
     "knee_valgus": "Knee caved inwards",
     "knees_caving": "Knees moved towards each other",
+    "knee_over_foot_left": "Left knee moved inside the foot",
+    "knee_over_foot_right": "Right knee moved inside the foot",
     "pelvic_drop": "Hip dropped on the free-leg side",
     "trunk_lean": "Upper body leaned to the side",
     "hands_off_hips": "Hands came off the hips",
     "balance_lost": "Lost balance (other foot touched down)",
-    "knee_not_measurable": "Knee angle could not be measured",
+    "knee_not_measurable": "Knee not measurable",
     "not_frontal": "Not facing the camera squarely",
     "no_person": "Nobody detected",
     "too_shallow": "Squat not deep enough",
@@ -620,7 +623,7 @@ def _draw_banner(img, M: _Metrics, style: Style, f: OverlayFrame, y_top: int) ->
     H, W = img.shape[:2]
     kind = v.verdict if v.verdict in ("pass", "fail") else "unmeasurable"
     fill = {"pass": style.ok_fill, "fail": style.fault, "unmeasurable": (90, 90, 90)}[kind]
-    word = {"pass": "PASS", "fail": "FAIL", "unmeasurable": "NOT JUDGED"}[kind]
+    word = VERDICT_WORDS[kind]
     st = _stance_text(v.stance)
     head = f"REP {v.rep_index}" + (f" ({st})" if st and v.stance != "both" else "") + f": {word}"
     x0, x1 = M.margin, W - M.margin

@@ -37,6 +37,7 @@ from . import __version__
 from .errors import ValgusCamError
 from .measures import GateConfig
 from .verdicts import REASONS, RepResult, Thresholds
+from .verdicts import VERDICT_WORDS as _WORDS
 
 if TYPE_CHECKING:
     from .api import AnalyzeResult
@@ -89,7 +90,7 @@ TEST_NAMES = {"single_leg_squat": "single-leg squat", "double_leg_squat": "doubl
               "standing": "standing alignment", "landing": "jump landing"}
 VIEW_NAMES = {"frontal": "front view", "sagittal": "side view", "oblique": "angled view"}
 STANCE_NAMES = {"left": "left leg", "right": "right leg", "both": "both legs"}
-VERDICT_WORDS = {"pass": ("✓", "PASS"), "fail": ("✗", "FAIL"), "unmeasurable": ("?", "NOT MEASURABLE")}
+VERDICT_WORDS = {k: (mark, _WORDS[k]) for k, mark in (("pass", "✓"), ("fail", "✗"), ("unmeasurable", "?"))}
 
 
 def _env():

@@ -35,7 +35,7 @@ from .errors import InputError, OutputError
 from .overlay import BANNER_HOLD_S, rep_verdict as _verdict
 from .pose import PoseEstimator, RunningMode, _native_stderr_captured
 from .stream import GATE_DONE, GATE_ORDER, GATE_PENDING, GATE_TODO, LiveAnalyser, LiveState, StreamConfig
-from .verdicts import REASONS, RepResult, Thresholds
+from .verdicts import REASONS, VERDICT_WORDS, RepResult, Thresholds
 
 WINDOW = "valgus-cam live"
 KEYS_HELP = "q quit   space pause   c recalibrate   l / r / b stance: left / right / both   t test   s snapshot"
@@ -417,19 +417,9 @@ class Window:
 
 
 def why(r: RepResult, thresholds: Thresholds) -> str:
-    """The failed criteria in words with the rep's value and the limit: "left knee caved inwards
-    (24°, limit 13°)"."""
-    values = {"knee_valgus_left": r.fppa_frontal_left_deg, "knee_valgus_right": r.fppa_frontal_right_deg,
-              "trunk_lean": abs(r.trunk_lean_deg) if r.trunk_lean_deg is not None else None}
-    limits = {"knee_valgus_left": thresholds.knee_limit_deg, "knee_valgus_right": thresholds.knee_limit_deg,
-              "trunk_lean": thresholds.trunk_lean_max_deg}
-    parts = []
-    for code in r.reasons:
-        text = REASONS.get(code, code.replace("_", " "))
-        if values.get(code) is not None:
-            text += f" ({values[code]:.0f}°, limit {limits[code]:.0f}°)"
-        parts.append(text)
-    return "; ".join(parts)
+    """The failed criteria in the findings' words, with value, limit and moment: "left knee angle
+    (FPPA) +24° (limit 13°) on the way up at 60° knee bend, 3.10 s"."""
+    return "; ".join(f.text() for f in r.findings if f.result == "fail")
 
 
 def replay_failed(window: Window, video: Path, reps: list, fps: float, *, thresholds: Thresholds = Thresholds(),
@@ -494,7 +484,7 @@ def _rep_line(r: RepResult, thresholds: Thresholds) -> str:
         if v is not None:
             knees.append(f"{side} knee {v:+.0f}°")
     reasons = why(r, thresholds)
-    verdict = {"pass": "PASS", "fail": "FAIL", "unmeasurable": "NOT JUDGED"}[r.verdict]
+    verdict = VERDICT_WORDS[r.verdict]
     return (f"rep {r.index} ({stance}, {r.start_s:.1f}-{r.end_s:.1f} s): {verdict}"
             + (f"  {', '.join(knees)}" if knees else "") + (f"  - {reasons}" if reasons else ""))
 

@@ -29,10 +29,10 @@ BANNER_HOLD_S = 1.5  # how long a rep's PASS / FAIL banner stays up after the re
 def rep_verdict(r: RepResult, a: ClipAnalysis) -> Verdict:
     """The banner of rep ``r``: its verdict, reasons, and the values and limits behind them."""
     values, limits = {}, {}
-    for side in ("left", "right"):
-        v = r.fppa_frontal_left_deg if side == "left" else r.fppa_frontal_right_deg
-        if v is not None:
-            values[f"knee_valgus_{side}"] = v
+    for side in ("left", "right"):  # the worst moment of the rep (the finding), not the bottom frame
+        f = r.finding("knee_valgus", side)
+        if f is not None and f.value is not None:
+            values[f"knee_valgus_{side}"] = f.value
     if r.trunk_lean_deg is not None:
         values["trunk_lean"] = abs(r.trunk_lean_deg)
         limits["trunk_lean"] = a.thresholds.trunk_lean_max_deg

@@ -32,7 +32,7 @@ PELVIS = "#7F7F7F"  # grey: not validated
 INK = "#222222"
 
 SIDE_STYLE = {"left": (LEFT, "-"), "right": (RIGHT, "--")}
-VERDICT_STYLE = {"pass": (PASS, None, "PASS"), "fail": (FAIL, "///", "FAIL"), "unmeasurable": (NA, "..", "n/m")}
+VERDICT_STYLE = {"pass": (PASS, None, "PASS"), "fail": (FAIL, "///", "FAIL"), "unmeasurable": (NA, "..", "NOT MEASURABLE")}
 
 
 @dataclass(frozen=True, slots=True)

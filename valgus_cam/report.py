@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .pipeline import ClipAnalysis
 from .sinks import atomic_open
-from .verdicts import REASONS
+from .verdicts import KNEE_CRITERIA, REASONS, VERDICT_WORDS
 
 SCHEMA_VERSION = 1
 
@@ -44,18 +44,29 @@ def _f(x, fmt="{:+.0f}°", missing="—") -> str:
     return missing if x is None else fmt.format(x)
 
 
+def _worst(r, criterion: str, side: str) -> float | None:
+    f = r.finding(criterion, side)
+    return f.value if f is not None else None
+
+
 def rep_table(a: ClipAnalysis) -> str:
-    """Per-rep table for the terminal: one line per rep, plain words for the reasons."""
-    head = f"{'rep':>3}  {'time':>11}  {'stance':6}  {'knee L':>7} {'knee R':>7}  {'flex':>5}  {'trunk':>6}  verdict"
+    """Per-rep table for the terminal: one line per rep (the worst knee angle and knee-over-foot of
+    each knee over the whole rep), then the failed and unmeasured criteria in plain words."""
+    head = (f"{'rep':>3}  {'time':>11}  {'stance':6}  {'knee L':>7} {'knee R':>7}  {'foot L':>7} {'foot R':>7}  "
+            f"{'flex':>5}  {'trunk':>6}  verdict")
     lines = [head]
     for r in a.results:
-        why = "; ".join(REASONS.get(c, c) for c in r.reasons)
-        if r.verdict == "unmeasurable":
-            why = "knee angle not measurable (see warnings)"
         lines.append(f"{r.index:>3}  {r.start_s:5.1f}-{r.end_s:5.1f}  {r.stance:6}  "
-                     f"{_f(r.fppa_frontal_left_deg):>7} {_f(r.fppa_frontal_right_deg):>7}  "
-                     f"{_f(r.knee_flexion_deg, '{:.0f}°'):>5}  {_f(r.trunk_lean_deg):>6}  "
-                     f"{r.verdict.upper()}{'  ' + why if why else ''}")
+                     f"{_f(_worst(r, 'knee_valgus', 'left')):>7} {_f(_worst(r, 'knee_valgus', 'right')):>7}  "
+                     f"{_f(_worst(r, 'knee_over_foot', 'left'), '{:+.1f}cm'):>7} "
+                     f"{_f(_worst(r, 'knee_over_foot', 'right'), '{:+.1f}cm'):>7}  "
+                     f"{_f(r.knee_flexion_deg, '{:.0f}°'):>5}  {_f(r.trunk_lean_deg):>6}  {VERDICT_WORDS[r.verdict]}")
+        for f in r.findings:
+            if f.result == "fail":
+                lines.append(f"       ✗ {f.text()}")
+        if r.verdict == "unmeasurable":
+            lines += [f"       ? {f.text()}" for f in r.findings if f.result == "not_measured"
+                      and f.criterion in KNEE_CRITERIA]
     s = a.summary
     for leg in s.legs:
         name = {"both": "both legs", "left": "left leg", "right": "right leg"}[leg.stance]
@@ -65,8 +76,9 @@ def rep_table(a: ClipAnalysis) -> str:
     lines += asymmetry_lines(a)
     if s.worst_rep is not None and len(a.results) > 1:
         lines.append(f"worst rep: {s.worst_rep}")
-    lines.append("knee angle = frontal-plane projection angle (FPPA) at the bottom of the rep, + = knee inwards "
-                 f"(valgus); limit {a.thresholds.knee_limit_deg:.0f}°")
+    lines.append("knee = worst frontal-plane projection angle (FPPA) over the rep, + = knee inwards (valgus), limit "
+                 f"{a.thresholds.knee_limit_deg:.0f}°; foot = worst knee position inside (+) the path of a knee "
+                 "tracking over the foot, cm")
     return "\n".join(lines)
 
 

@@ -5,7 +5,7 @@ records what :meth:`LiveAnalyser.update` returns).
 Three layers, from fast to final:
 
 * **Setup guide** (:func:`check_gates`, per frame): a person in the picture, the lower body
-  (hips, knees, ankles, heels, toes) visible and inside the image, legs long enough to measure
+  (hips, knees, ankles; heels and toes may leave the picture) visible and inside the image, legs long enough to measure
   (thigh and shank ≥ ``GateConfig.min_segment_px``, the geometry core's body-size gate), facing
   the camera (the frontal view of :func:`geometry.classify_view` and a body yaw within
   ``GateConfig.max_yaw_deg``, medians over the last 0.5 s), then **holding still** for
@@ -52,7 +52,7 @@ from .verdicts import RepResult, Thresholds, detect_test, summarise
 GATE_ORDER = ("person", "view", "feet", "size", "still")  # the order the guide asks for them
 GATE_TODO = {  # what the person should do when the gate fails
     "person": "Step into the picture",
-    "feet": "Step back until your feet are visible",
+    "feet": "Step back until your ankles are in the picture",
     "size": "Come closer: your legs are too small to measure",
     "view": "Face the camera",
     "still": "Hold still to calibrate",
@@ -60,18 +60,21 @@ GATE_TODO = {  # what the person should do when the gate fails
 GATE_PENDING = {  # a step not reached yet, in neutral words
     "person": "In the picture",
     "view": "Facing the camera",
-    "feet": "Feet visible",
+    "feet": "Ankles in the picture",
     "size": "Legs big enough to measure",
     "still": "Hold still to calibrate",
 }
 GATE_DONE = {
     "person": "In the picture",
-    "feet": "Feet visible",
+    "feet": "Ankles in the picture",
     "size": "Big enough",
     "view": "Facing the camera",
     "still": "Calibrated",
 }
-_LOWER_BODY = tuple(LM[f"{s}_{j}"] for s in ("left", "right") for j in ("hip", "knee", "ankle", "heel", "foot_index"))
+# the points the counting needs: hips, knees and ankles. Heels and toes are not required: on a laptop
+# webcam the toes leave the picture in every squat; the knee-over-foot measure is refused frame by
+# frame where they are not seen (measures.knee_over_foot_cm) and the FPPA speaks alone.
+_LOWER_BODY = tuple(LM[f"{s}_{j}"] for s in ("left", "right") for j in ("hip", "knee", "ankle"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +126,8 @@ def frame_yaw_deg(pose: Pose) -> float:
 def check_gates(pose: Pose | None, image_wh: tuple[int, int], gates: GateConfig = GateConfig(),
                 min_visibility: float = 0.5, width_ratio: float | None = None, yaw_deg: float | None = None,
                 counting: bool = False) -> GateCheck:
-    """Person, feet (hips, knees, ankles, heels and toes of both legs visible and inside the
-    image), size (thigh and shank of both legs ≥ ``gates.min_segment_px``) and view (frontal, yaw
+    """Person, feet (hips, knees and ankles of both legs visible and inside the image; heels and
+    toes may be out of the picture), size (thigh and shank of both legs ≥ ``gates.min_segment_px``) and view (frontal, yaw
     within ``gates.max_yaw_deg``) for one frame. ``width_ratio`` / ``yaw_deg`` override this
     frame's values (the caller passes recent medians).
 

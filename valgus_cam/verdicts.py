@@ -172,6 +172,9 @@ CRITERIA = {  # criterion → (what the user reads, unit)
     "balance_lost": ("balance", None),
 }
 KNEE_CRITERIA = ("knee_valgus", "knee_over_foot", "knee_gap")
+# the words every view (terminal, overlay, live, HTML report) uses for a verdict and a moment
+VERDICT_WORDS = {"pass": "PASS", "fail": "FAIL", "unmeasurable": "NOT MEASURABLE"}
+PHASE_WORDS = {"down": "on the way down", "bottom": "at the bottom", "up": "on the way up"}
 _REASON_CODE = {"knee_gap": "knees_caving"}  # a failed finding → its REASONS code
 
 
@@ -204,6 +207,30 @@ class Finding:
     def label(self) -> str:
         words = CRITERIA.get(self.criterion, (self.criterion, None))[0]
         return f"{self.side} {words}" if self.side else words
+
+    def value_text(self) -> str:
+        """The value with its unit and limit, e.g. "+18° (limit 13°)", "4.1 cm inside (limit 2.5 cm)"."""
+        if self.value is None:
+            return "not measured"
+        if self.unit == "deg":
+            return f"{self.value:+.0f}° (limit {self.limit:.0f}°)"
+        if self.unit == "cm":
+            where = "inside" if self.value >= 0 else "outside"
+            return f"{abs(self.value):.1f} cm {where} (limit {self.limit:.1f} cm inside)"
+        if self.unit == "ratio":
+            return f"{self.value:.2f} × standing (limit {self.limit:.2f} ×)"
+        return "yes" if self.result == "fail" else "no"
+
+    def text(self) -> str:
+        """One line for the user: what, how much, when; or why it was not measured."""
+        if self.result == "not_measured":
+            return f"{self.label}: not measured ({self.why})" if self.why else f"{self.label}: not measured"
+        if self.unit is None:
+            return REASONS.get(self.code, self.label) if self.result == "fail" else f"{self.label}: ok"
+        when = f" {PHASE_WORDS.get(self.phase, '')}" if self.phase else ""
+        bend = f" at {self.knee_flexion_deg:.0f}° knee bend" if self.knee_flexion_deg is not None else ""
+        t = f", {self.time_s:.2f} s" if self.time_s is not None else ""
+        return f"{self.label} {self.value_text()}{when}{bend}{t}"
 
     def to_dict(self) -> dict:
         d = asdict(self)
