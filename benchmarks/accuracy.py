@@ -86,11 +86,14 @@ def main() -> None:
     ap.add_argument("--model", default="full")
     ap.add_argument("--cache", type=Path, default=None, help="folder of landmark CSVs (written if absent)")
     ap.add_argument("--clips", nargs="*", default=None, help="clip id prefixes (default: all)")
+    ap.add_argument("--set", default="synthetic", choices=("synthetic", "synthetic2"),
+                    help="which rendered set of ../shared (synthetic2: deep squats, turned-out feet, knee over foot)")
     args = ap.parse_args()
+    synthetic = ROOT.parent / "shared" / args.set
     if "VALGUS_CAM_MODEL_DIR" not in os.environ and (ROOT.parent / "shared" / "models").is_dir():
         os.environ["VALGUS_CAM_MODEL_DIR"] = str(ROOT.parent / "shared" / "models")
     model = resolve_model(args.model)
-    manifest = json.loads((SYNTHETIC / "manifest.json").read_text())
+    manifest = json.loads((synthetic / "manifest.json").read_text())
     if args.cache:
         args.cache.mkdir(parents=True, exist_ok=True)
 
@@ -99,8 +102,8 @@ def main() -> None:
         cid = clip["clip_id"]
         if args.clips and not any(cid.startswith(p) for p in args.clips):
             continue
-        gt = json.loads((SYNTHETIC / clip["gt"]).read_text())
-        s = landmarks_for(SYNTHETIC / clip["video"], model, args.cache)
+        gt = json.loads((synthetic / clip["gt"]).read_text())
+        s = landmarks_for(synthetic / clip["video"], model, args.cache)
         m = compute_frame_measures(s)
         frames = gt["frames"]
         rep = np.array([f["rep"] for f in frames])
@@ -123,6 +126,24 @@ def main() -> None:
                 err.add(("fppa frontal", "window", grp), fro[window], gt_fro[window])
                 err.add(("fppa frontal", "bottom", grp), fro[bottoms], gt_fro[bottoms])
         base = m.baseline
+        if "knee_medial_disp_cm_l" in frames[0]:  # synthetic2: the knee over the foot's axis
+            setup = clip.get("camera_setup", "standard")
+            for s_ in legs:
+                side = "left" if s_ == "l" else "right"
+                kof = getattr(m, f"knee_over_foot_{side}_cm")
+                truth = np.array([np.nan if f[f"knee_medial_disp_cm_{s_}"] is None else f[f"knee_medial_disp_cm_{s_}"]
+                                  for f in frames])
+                rel = truth - np.nanmedian(truth[base])  # ours is relative to standing
+                flex = np.array([f[f"knee_flex_{s_}"] for f in frames])
+                mid = (rep >= 0) & (flex >= 30) & (flex <= 100)
+                turn = clip["foot_turnout_deg"][s_]
+                tgrp = "turn-out <15°" if turn < 15 else ("turn-out 15-30°" if turn <= 30 else "turn-out >30°")
+                peaks = np.array([r["peak_collapse_frame"] for r in gt["reps"]
+                                  if r["stance"] in ("both", side) and r["valgus_severity"] != "none"], dtype=int)
+                for grp in groups + (setup, tgrp):
+                    err.add(("knee over foot cm", "30-100° bend", grp), kof[mid], rel[mid])
+                    err.add(("knee over foot cm", "peak collapse", grp), kof[peaks], rel[peaks])
+                    err.add(("knee over foot cm (absolute truth)", "peak collapse", grp), kof[peaks], truth[peaks])
         lean_rel = m.trunk_lean_deg - np.nanmedian(m.trunk_lean_deg[base])
         gt_lean = np.array([f["trunk_lean_2d_rel"] for f in frames])
         yaw_err = np.nanmedian(m.body_yaw_deg) - clip["yaw_deg"]
@@ -140,11 +161,15 @@ def main() -> None:
         print(f"  {cid:22s} yaw {clip['yaw_deg']:+4.0f}  est yaw {np.nanmedian(m.body_yaw_deg):+6.1f}  view {m.view}", file=sys.stderr)
 
     group_order = ["all"] + [f"yaw {y:2d}" for y in (0, 10, 20, 30)] + ["DL", "SL"] + \
-                  [f"yaw {y:2d} {e}" for y in (0, 10, 20, 30) for e in ("DL", "SL")]
-    print(f"model {model.name}; errors = measured − truth (degrees): bias / MAE / RMSE, 95% limits of agreement, n")
+                  [f"yaw {y:2d} {e}" for y in (0, 10, 20, 30) for e in ("DL", "SL")] + \
+                  ["standard", "phone_low", "laptop", "turn-out <15°", "turn-out 15-30°", "turn-out >30°"]
+    print(f"{args.set}, model {model.name}; errors = measured − truth (degrees; knee over foot: cm, against "
+          "the truth's change from standing): bias / MAE / RMSE, 95% limits of agreement, n")
     for measure, where in [("fppa image", "window"), ("fppa image", "bottom"), ("fppa frontal", "window"),
                            ("fppa frontal", "bottom"), ("pelvic drop", "window"), ("pelvic drop", "bottom"),
-                           ("trunk lean", "window"), ("trunk lean", "bottom"), ("body yaw", "clip")]:
+                           ("trunk lean", "window"), ("trunk lean", "bottom"), ("body yaw", "clip"),
+                           ("knee over foot cm", "30-100° bend"), ("knee over foot cm", "peak collapse"),
+                           ("knee over foot cm (absolute truth)", "peak collapse")]:
         print(f"\n{measure} @ {where}")
         for grp in group_order:
             if (measure, where, grp) in err.e or (measure, where, grp) in err.missed:

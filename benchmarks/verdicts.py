@@ -96,13 +96,16 @@ def main() -> int:
                 keys = ["all", name, f"{name} {ex}", f"yaw {yaw:2d}°"]
                 if v2:
                     keys.append(f"timing {g.get('valgus_timing', 'bottom')}")
-                for k in keys:
+                rules = [(k, fail) for k in keys]
+                if not v2 and ex == "double":  # the v1 double-leg reps judged by synthetic2's rule too
+                    rules.append((f"{name} double, any collapse fails", must_fail(g, True)))
+                for k, f_ in rules:
                     groups[k]["reps"] += 1
                     groups[k]["judged"] += judged
-                    groups[k]["ok"] += judged and failed == fail
-                    groups[k]["fail_truth"] += fail
-                    groups[k]["false_fail"] += judged and failed and not fail
-                    groups[k]["missed"] += judged and fail and not failed
+                    groups[k]["ok"] += judged and failed == f_
+                    groups[k]["fail_truth"] += f_
+                    groups[k]["false_fail"] += judged and failed and not f_
+                    groups[k]["missed"] += judged and f_ and not failed
                 row["reps"] += 1
                 row["judged"] += judged
                 row["knee_ok"] += judged and failed == fail

@@ -100,36 +100,49 @@ def knee_separation_ratios(left_knee, right_knee, left_ankle, right_ankle, left_
         return np.where(ax > 0, kx / ax, np.nan), np.where(hx > 0, kx / hx, np.nan)
 
 
-def knee_over_foot_axis(knee_px, ankle_px, knee_forward, lateral_dir, standing_knee_lateral, toe_lateral,
-                        foot_length) -> np.ndarray:
-    """How far the knee has moved inside (+, medial) the path of a knee that tracks over the foot,
-    since standing, perpendicular to the foot's axis (ankle → toe), in the unit of the lengths given.
+def foot_turnout_from_image_deg(toe_lateral_px, foot_length_px, yaw_deg, side: str) -> np.ndarray:
+    """A foot's turn-out in the body frame (+ = toes out) from its standing image: the toe's
+    sideways offset from the ankle (+ = lateral, image pixels) over the ankle→toe length.
 
-    A knee that "tracks over the 2nd–3rd toe" moves, as it bends, forward along the foot's axis:
-    sideways by ``knee_forward × tan(turn-out)``. With turned-out feet that is well outside the
-    ankle, so a knee over the ankle is already caving in. The measure is the knee's sideways
-    image position relative to the ankle (``lateral_dir`` · (knee − ankle), + = lateral), minus its
-    standing value, against that tracking path; the turn-out comes from the foot's standing
-    image geometry: sin(turn-out) = ``toe_lateral`` / ``foot_length`` (toe's sideways offset from
-    the ankle over the ankle→toe length). Standing, it is 0 whatever the stance width.
+    Seen from a camera at ``yaw_deg`` (+ = toward the subject's left, :func:`camera_to_body`), a
+    foot turned out by θ shows sideways as ``L·sin(θ − yaw)`` (left foot) or ``L·sin(θ + yaw)``
+    (right foot): a left foot turned out by exactly the camera's yaw points at the camera.
 
-    All lengths in image pixels (at the standing depth); ``knee_forward``: the knee's travel
-    toward the camera from the ankle (``lift_leg``), per frame; returns pixels. ``lateral_dir``: +1 / −1, the
-    image x direction of the leg's lateral side.
-
-    >>> round(float(knee_over_foot_axis(np.array([100.0, 0]), np.array([100.0, 50]), 0.0, 1, 0.0, 0.0, 0.4)), 3)
-    0.0
-    >>> # turned out 30°, knee 0.5 forward: a tracking knee is 0.5·tan 30° = 0.29 lateral; one that
-    >>> # stayed over the ankle is 0.29·cos 30° = 0.25 inside the path
-    >>> round(float(knee_over_foot_axis(np.array([0.0, 0]), np.array([0.0, 50]), 0.5, 1, 0.0, 0.2, 0.4)), 2)
-    0.25
+    >>> round(float(foot_turnout_from_image_deg(0.0, 10.0, 20.0, "left")), 1)
+    20.0
     """
-    knee_px, ankle_px = np.asarray(knee_px, float), np.asarray(ankle_px, float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        sin_t = np.clip(np.asarray(toe_lateral, float) / np.asarray(foot_length, float), -0.8, 0.8)
-    cos_t = np.sqrt(1.0 - sin_t ** 2)
-    lateral = (knee_px[..., 0] - ankle_px[..., 0]) * lateral_dir - standing_knee_lateral
-    return (np.clip(knee_forward, 0.0, None) * sin_t / cos_t - lateral) * cos_t
+        seen = np.degrees(np.arcsin(np.clip(np.asarray(toe_lateral_px, float) / foot_length_px, -0.9, 0.9)))
+    return seen + yaw_deg if side == "left" else seen - yaw_deg
+
+
+def knee_over_foot_path(knee_cam, ankle_cam, standing_knee_from_ankle, yaw_deg, turnout_deg, side: str
+                        ) -> np.ndarray:
+    """How far the knee has moved inside (+, medial) the path of a knee that tracks over the foot,
+    since standing, perpendicular to the foot's axis; in the unit of the camera-frame points.
+
+    A knee that "tracks over the 2nd–3rd toe" moves, as it bends, forward along the foot's axis,
+    which with turned-out feet is well outside the ankle: a knee over the ankle is already caving
+    in. The knee's displacement from the ankle since standing (camera frame, e.g. from
+    :func:`lift_leg`; ``standing_knee_from_ankle`` is its standing value) is turned into the body
+    frame (:func:`camera_to_body`, the camera ``yaw_deg`` off the body's front) and projected on the
+    horizontal normal of the foot's axis (turned out ``turnout_deg``, + = toes out), pointing to
+    the midline. Standing, it is 0 whatever the stance width.
+
+    >>> # a left knee 10 forward over a foot turned out 30°: on the path when it moved 10·tan 30° out
+    >>> k = np.array([10 * np.tan(np.radians(30)), 0.0, -10.0]); a = np.zeros(3)
+    >>> abs(round(float(knee_over_foot_path(k, a, np.zeros(3), 0.0, 30.0, "left")), 6))
+    0.0
+    >>> # the same knee straight forward (no sideways move): 10·sin 30° = 5 inside the path
+    >>> round(float(knee_over_foot_path(np.array([0, 0, -10.0]), a, np.zeros(3), 0.0, 30.0, "left")), 3)
+    5.0
+    """
+    d = np.asarray(knee_cam, float) - np.asarray(ankle_cam, float) - np.asarray(standing_knee_from_ankle, float)
+    body = camera_to_body(d, yaw_deg)
+    lateral = body[..., 0] if side == "left" else -body[..., 0]  # + = away from the midline
+    forward = body[..., 1]
+    th = np.radians(np.asarray(turnout_deg, float))
+    return forward * np.sin(th) - lateral * np.cos(th)
 
 
 def foot_turnout_deg(heel, foot_index, hip, other_hip) -> np.ndarray:

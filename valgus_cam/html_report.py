@@ -36,7 +36,7 @@ import numpy as np
 from . import __version__
 from .errors import ValgusCamError
 from .measures import GateConfig
-from .verdicts import REASONS, RepResult, Thresholds
+from .verdicts import KNEE_CRITERIA, PHASE_WORDS, REASONS, RepResult, Thresholds
 from .verdicts import VERDICT_WORDS as _WORDS
 
 if TYPE_CHECKING:
@@ -275,16 +275,35 @@ def key_frames(result: "AnalyzeResult", max_w: int = 640, max_h: int = 720) -> t
     if worst is None:
         return [], None
     reps = [("worst" if best is not None else "only", worst)] + ([("best", best)] if best is not None else [])
+    moment = {r.index: key_moment(r) for _, r in reps}
     uris, note = overlay_images(
-        result, {r.bottom_frame: (lambda ov, r=r: replace(ov, verdict=rep_verdict(r, a))) for _, r in reps},
+        result, {moment[r.index][0]: (lambda ov, r=r: replace(ov, verdict=rep_verdict(r, a))) for _, r in reps},
         max_w=max_w, max_h=max_h)
     frames = []
     for role, r in reps:
         icon, word = VERDICT_WORDS.get(r.verdict, ("?", r.verdict.upper()))
         what = {"worst": "Worst rep", "best": "Best rep", "only": "The only rep"}[role]
-        caption = f"{what}: rep {r.index} ({STANCE_NAMES.get(r.stance, r.stance)}), deepest point at {r.bottom_s:.1f} s"
-        frames.append(KeyFrame(role, r.index, caption, f"{icon} {word}", uris[r.bottom_frame], r.verdict))
+        frame, when = moment[r.index]
+        caption = f"{what}: rep {r.index} ({STANCE_NAMES.get(r.stance, r.stance)}), {when}"
+        frames.append(KeyFrame(role, r.index, caption, f"{icon} {word}", uris[frame], r.verdict))
     return frames, note
+
+
+def _worst(r: RepResult, criterion: str, side: str | None) -> float | None:
+    """The value of a rep's finding (its worst moment), None when not measured or not judged."""
+    f = r.finding(criterion, side)
+    return f.value if f is not None else None
+
+
+def key_moment(r: RepResult) -> tuple[int, str]:
+    """The frame to show for a rep and its words: the moment its first failed knee finding failed
+    (or its first failed finding with a moment), else the deepest point."""
+    failed = [f for f in r.findings if f.result == "fail" and f.frame is not None]
+    failed.sort(key=lambda f: f.criterion not in KNEE_CRITERIA)
+    if failed:
+        f = failed[0]
+        return f.frame, f"{f.label} failed {PHASE_WORDS.get(f.phase, '')} at {f.time_s:.1f} s"
+    return r.bottom_frame, f"deepest point at {r.bottom_s:.1f} s"
 
 
 def _still_frame(result: "AnalyzeResult", position: int, role: str, index: int, caption: str, verdict: str,
@@ -324,6 +343,11 @@ def plain_view(text: str) -> str:
 def reason_lines(r, th: Thresholds) -> list[str]:
     """Each failed criterion of a record (rep, hold or landing) in plain words with its value and
     limit."""
+    if isinstance(r, RepResult):  # a squat rep: its findings, with the moment each failed
+        out = [_cap(f.text()) for f in r.findings if f.result == "fail"]
+        if r.verdict == "unmeasurable":
+            out += [_cap(f.text()) for f in r.findings if f.result == "not_measured" and f.criterion in KNEE_CRITERIA]
+        return out
     out = []
     for code in r.reasons:
         text = _cap(REASONS.get(code, code.replace("_", " ")))
@@ -552,9 +576,14 @@ def _squat_context(result: "AnalyzeResult", key_frame_width_px: int) -> dict:
         icon, word = VERDICT_WORDS.get(r.verdict, ("?", r.verdict.upper()))
         rows.append({"index": r.index, "time": f"{r.start_s:.1f}–{r.end_s:.1f} s", "bottom": f"{r.bottom_s:.1f} s",
                      "stance": STANCE_NAMES.get(r.stance, r.stance),
-                     "knee_left": _deg(r.fppa_frontal_left_deg), "knee_right": _deg(r.fppa_frontal_right_deg),
+                     "knee_left": _deg(_worst(r, "knee_valgus", "left")),
+                     "knee_right": _deg(_worst(r, "knee_valgus", "right")),
                      "knee_left_fault": "knee_valgus_left" in r.reasons,
                      "knee_right_fault": "knee_valgus_right" in r.reasons,
+                     "foot_left": _deg(_worst(r, "knee_over_foot", "left"), "{:+.1f} cm"),
+                     "foot_right": _deg(_worst(r, "knee_over_foot", "right"), "{:+.1f} cm"),
+                     "foot_left_fault": "knee_over_foot_left" in r.reasons,
+                     "foot_right_fault": "knee_over_foot_right" in r.reasons,
                      "gap": _deg(r.knee_separation_ratio, "{:.2f} ×"), "gap_fault": "knees_caving" in r.reasons,
                      "flexion": _deg(r.knee_flexion_deg, "{:.0f}°"), "trunk": _deg(r.trunk_lean_deg),
                      "trunk_fault": "trunk_lean" in r.reasons,
@@ -565,8 +594,11 @@ def _squat_context(result: "AnalyzeResult", key_frame_width_px: int) -> dict:
     return {
         "single_leg": a.test == "single_leg_squat", **_verdict_counts(res), "n_reps": len(res),
         "top_reasons": _top_reasons(res, "rep"), "legs": legs,
-        "double": double, "limit_gap": f"{th.knee_separation_min_ratio:.2f} ×",
+        "double": double, "sustain_ms": round(th.sustain_s * 1000),
+        "limit_foot": f"{th.knee_over_foot_max_cm_single_leg if a.test == 'single_leg_squat' else th.knee_over_foot_max_cm:.1f} cm",
+        "limit_gap": f"{th.knee_separation_min_ratio:.2f} ×",
         "gap_chart": _chart_ctx(plots.knee_gap_chart(a)) if double else None,
+        "foot_chart": _chart_ctx(c) if (c := plots.knee_over_foot_chart(a)) is not None else None,
         "trunk_limit": f"{th.trunk_lean_max_deg:.0f}°",
         "knee_chart": _chart_ctx(plots.knee_angle_chart(a, unmeasurable)), "knee_unmeasurable": unmeasurable,
         "knee_gaps": bool(unmeasurable is None and any(

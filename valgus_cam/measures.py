@@ -73,6 +73,7 @@ class GateConfig:
     min_visibility: float = 0.5
     cutoff_hz: float = 6.0
     max_yaw_deg: float = 25.0  # frontal-plane FPPA refused beyond this body yaw
+    max_yaw_knee_over_foot_deg: float = 40.0  # the knee over the foot refused beyond this body yaw
     # |frontal FPPA| beyond this is not a knee position but a thigh seen end-on (deep squat, knees
     # out): refused as foreshortened. Measured valgus in single-leg squats stays under ~30°.
     max_abs_frontal_fppa_deg: float = 45.0
@@ -266,8 +267,9 @@ def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) 
         frontal = cond(frontal)
         plausible = np.abs(frontal) <= gates.max_abs_frontal_fppa_deg
         fppa_frontal[side] = np.where(ok & yaw_ok & plausible, frontal, np.nan)
-        kof[side] = knee_over_foot_cm(s, side, pt, ankle, knee3[:, 2], ankle3[:, 2], shank0, base, gates) \
-            if view == "frontal" and yaw_ok and sized else np.full(len(t), np.nan)
+        kof_ok = np.isfinite(yaw_value) and abs(yaw_value) <= gates.max_yaw_knee_over_foot_deg
+        kof[side] = knee_over_foot_cm(s, side, pt, knee3, ankle3, shank0, base, yaw_value, gates) \
+            if view == "frontal" and kof_ok and sized else np.full(len(t), np.nan)
         kof[side] = cond(kof[side])
         if det.any() and ok[det].mean() < 0.5 and view == "frontal" and sized:
             warnings.append(f"{side} knee: FPPA gated out in {1 - ok[det].mean():.0%} of frames "
@@ -319,27 +321,29 @@ def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) 
         baseline=base, warnings=warnings, leg_px=leg_px)
 
 
-def knee_over_foot_cm(s: LandmarkSeries, side: str, pt, ankle_px: np.ndarray, knee_depth: np.ndarray,
-                      ankle_depth: np.ndarray, shank0_px: float, base: slice, gates: GateConfig) -> np.ndarray:
-    """One leg's :func:`geometry.knee_over_foot_axis` in cm (+ = inside the tracking path), NaN
-    where the knee, ankle or toes are hidden or outside the picture, or the standing foot was not
-    seen (then there is no foot axis to refer to). ``pt``: the (unmirrored) image points;
-    ``knee_depth`` / ``ankle_depth``: the lifted leg's camera depths (``geometry.lift_leg``)."""
+def knee_over_foot_cm(s: LandmarkSeries, side: str, pt, knee3: np.ndarray, ankle3: np.ndarray, shank0_px: float,
+                      base: slice, yaw_deg: float, gates: GateConfig) -> np.ndarray:
+    """One leg's :func:`geometry.knee_over_foot_path` in cm (+ = inside the path of a knee tracking
+    over the foot), NaN where the knee, ankle or toes are hidden or outside the picture, or where
+    the standing foot was not seen (then there is no foot axis to refer to). ``pt``: the
+    (unmirrored) image points; ``knee3`` / ``ankle3``: the lifted leg (``geometry.lift_leg``, camera
+    frame, pixels at the standing depth); ``yaw_deg``: the body's yaw (the foot's turn-out and the
+    knee's travel are turned into the body frame with it)."""
     n = len(s.time_s)
     w_px, h_px = s.image_wh
-    knee, toe = pt(f"{side}_knee"), pt(f"{side}_foot_index")
     other = "right" if side == "left" else "left"
     lateral_dir = np.sign(np.nanmedian(pt(f"{side}_hip")[:, 0] - pt(f"{other}_hip")[:, 0]))
     raw = s.p(f"{side}_foot_index")
     inside = (raw[:, 0] >= 0) & (raw[:, 0] < w_px) & (raw[:, 1] >= 0) & (raw[:, 1] < h_px)
     seen = np.all([s.vis(f"{side}_{j}") >= gates.min_visibility for j in ("knee", "ankle", "foot_index")], axis=0) & inside
-    if base.stop <= base.start or not seen[base].any() or not np.isfinite(lateral_dir) or not shank0_px > 0:
+    if base.stop <= base.start or not seen[base].any() or not np.isfinite(lateral_dir) or not shank0_px > 0 \
+            or not np.isfinite(yaw_deg):
         return np.full(n, np.nan)
     stand = base.start + np.flatnonzero(seen[base])
-    knee_lat0 = float(np.nanmedian((knee[stand, 0] - ankle_px[stand, 0]) * lateral_dir))
-    toe_lat0 = float(np.nanmedian((toe[stand, 0] - ankle_px[stand, 0]) * lateral_dir))
-    px = g.knee_over_foot_axis(knee, ankle_px, ankle_depth - knee_depth, lateral_dir, knee_lat0, toe_lat0,
-                               gates.foot_to_shank * shank0_px)
+    toe_lat0 = float(np.nanmedian((pt(f"{side}_foot_index")[stand, 0] - pt(f"{side}_ankle")[stand, 0]) * lateral_dir))
+    turnout = g.foot_turnout_from_image_deg(toe_lat0, gates.foot_to_shank * shank0_px, yaw_deg, side)
+    knee0 = np.nanmedian((knee3 - ankle3)[stand], axis=0)
+    px = g.knee_over_foot_path(knee3, ankle3, knee0, yaw_deg, turnout, side)
     return np.where(seen, px / shank0_px * gates.shank_cm, np.nan)
 
 

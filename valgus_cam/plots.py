@@ -220,12 +220,71 @@ def judged_points(a: ClipAnalysis, side: str) -> list[tuple[float, float]]:
     landing's peak knee flexion, the middle of the standing hold."""
     t = a.measures.time_s
     out = []
+    if a.test not in ("landing", "standing"):  # a squat rep: its worst moment over the whole rep
+        for r in a.results:
+            f = r.finding("knee_valgus", side)
+            if f is not None and f.value is not None:
+                out.append((float(f.time_s), float(f.value)))
+        return out
     for idx, v in record_knee_values(a, side):
         r = next(x for x in a.records if x.index == idx)
-        when = (t[r.peak_flexion_frame] if a.test == "landing" else (r.start_s + r.end_s) / 2
-                if a.test == "standing" else r.bottom_s)
+        when = t[r.peak_flexion_frame] if a.test == "landing" else (r.start_s + r.end_s) / 2
         out.append((float(when), v))
     return out
+
+
+def knee_over_foot_chart(a: ClipAnalysis) -> Chart | None:
+    """The knee over the foot per knee over time (cm inside (+) the path of a knee tracking over
+    the foot, ``measures.knee_over_foot_cm``), rep bands by verdict, the limit, and each rep's worst
+    moment as a marker (✗ = the moment the rep failed). None for a clip without squat reps."""
+    m = a.measures
+    if a.test in ("landing", "standing") or not a.results:
+        return None
+    t = m.time_s
+    single = a.test == "single_leg_squat"
+    lim = a.thresholds.knee_over_foot_max_cm_single_leg if single else a.thresholds.knee_over_foot_max_cm
+    curves = {"left": m.knee_over_foot_left_cm.copy(), "right": m.knee_over_foot_right_cm.copy()}
+    for r in a.results:  # a single-leg rep's free knee is not judged
+        if r.stance in ("left", "right"):
+            curves["right" if r.stance == "left" else "left"][r.start_frame:r.end_frame + 1] = np.nan
+    fin = np.concatenate([v[np.isfinite(v)] for v in curves.values()])
+    fig = _figure(9.0, 3.0)
+    ax = fig.add_subplot()
+    _style_axes(ax)
+    lo = min(-6.0, float(fin.min()) - 1 if fin.size else -6.0)
+    hi = max(lim + 4.0, float(fin.max()) + 2 if fin.size else lim + 4.0)
+    ax.set_ylim(lo, hi)
+    _xlim(ax, t)
+    _rep_bands(ax, a)
+    ax.axhline(0, color="#888888", lw=0.8)
+    ax.axhline(lim, color=FAIL, lw=1.6, ls=(0, (6, 3)))
+    ax.text(t[0] if len(t) else 0, lim, f" limit {lim:.1f} cm: above = knee inside the foot", color=FAIL,
+            fontsize=8.5, va="bottom", ha="left")
+    if not fin.size:
+        _not_measurable(ax, "Knee over the foot not measurable in this clip\n(toes out of the picture, hidden, "
+                            "or the camera turned too far)")
+        alt = "Knee over the foot chart: not measurable in this clip."
+    else:
+        for side, v in curves.items():
+            colour, ls = SIDE_STYLE[side]
+            if np.isfinite(v).any():
+                ax.plot(t, v, color=colour, ls=ls, lw=2.0, label=f"{side} knee")
+            for r in a.results:
+                f = r.finding("knee_over_foot", side)
+                if f is None or f.value is None:
+                    continue
+                fault = f.result == "fail"
+                ax.plot([f.time_s], [f.value], marker="X" if fault else "o", ms=9 if fault else 6, color=colour,
+                        mec=FAIL if fault else "white", mew=1.5, zorder=5)
+                if fault:
+                    ax.annotate(f"{f.value:+.1f} cm", (f.time_s, f.value), textcoords="offset points",
+                                xytext=(6, 6), fontsize=8.5, color=INK, fontweight="bold")
+        ax.legend(loc="lower right", fontsize=9, framealpha=0.9)
+        alt = (f"Knee over the foot of each knee over {t[-1] - t[0]:.0f} s, in cm inside the path of a knee tracking "
+               f"over the foot, with the {lim:.1f} cm limit; a cross marks the moment a rep failed.")
+    ax.set_xlabel("time (s)", fontsize=9)
+    ax.set_ylabel("knee inside the foot (cm)\n+ = inwards, 0 = over the foot", fontsize=9)
+    return Chart(_png(fig), alt)
 
 
 def trunk_chart(a: ClipAnalysis) -> Chart:
@@ -310,15 +369,15 @@ def knee_gap_chart(a: ClipAnalysis) -> Chart:
             color=FAIL, fontsize=8.5, va="top", ha="right")
     if fin.size:
         ax.plot(t, rel, color=LEFT, lw=2.0, label="knee gap")
-        for r in a.results:
-            v = r.knee_separation_ratio
-            if v is None:
+        for r in a.results:  # each rep's smallest gap (its finding's moment)
+            f = r.finding("knee_gap")
+            if f is None or f.value is None:
                 continue
-            fault = "knees_caving" in r.reasons
-            ax.plot([r.bottom_s], [v], marker="X" if fault else "o", ms=9 if fault else 7, color=LEFT,
+            v, when, fault = f.value, f.time_s, f.result == "fail"
+            ax.plot([when], [v], marker="X" if fault else "o", ms=9 if fault else 7, color=LEFT,
                     mec=FAIL if fault else "white", mew=1.5, zorder=5)
             if fault or len(a.results) <= 8:
-                ax.annotate(f"{v:.2f}", (r.bottom_s, v), textcoords="offset points", xytext=(6, 6), fontsize=8.5,
+                ax.annotate(f"{v:.2f}", (when, v), textcoords="offset points", xytext=(6, 6), fontsize=8.5,
                             color=INK)
         alt = f"Knee gap relative to standing over time with the {lim:.2f} limit."
     else:
