@@ -83,7 +83,7 @@ class Thresholds:
     knee_separation_min_ratio: float = 0.85  # double-leg: knee/ankle distance vs standing
     # knee over the foot: cm inside the path of a knee tracking over the foot (docs/verdicts.md)
     knee_over_foot_max_cm: float = 2.0  # double-leg squat: the main knee criterion
-    knee_over_foot_max_cm_single_leg: float = 4.0  # single-leg squat: a second sign beside the FPPA
+    knee_over_foot_max_cm_single_leg: float = 6.5  # single-leg squat: a second sign beside the FPPA
     sustain_s: float = 0.15  # a finding's value must be held this long (one noisy frame is not a fault)
     trunk_lean_max_deg: float = 10.0  # lateral lean relative to standing
     pelvic_drop_max_deg: float = 10.0  # only applied when pelvic drop is measured
