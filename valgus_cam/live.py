@@ -35,7 +35,7 @@ from .errors import InputError, OutputError
 from .overlay import BANNER_HOLD_S, rep_verdict as _verdict
 from .pose import PoseEstimator, RunningMode, _native_stderr_captured
 from .stream import GATE_DONE, GATE_ORDER, GATE_PENDING, GATE_TODO, LiveAnalyser, LiveState, StreamConfig
-from .verdicts import REASONS, VERDICT_WORDS, RepResult, Thresholds
+from .verdicts import VERDICT_WORDS, RepResult, Thresholds
 
 WINDOW = "valgus-cam live"
 KEYS_HELP = "q quit   space pause   c recalibrate   l / r / b stance: left / right / both   t test   s snapshot"
