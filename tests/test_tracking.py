@@ -91,3 +91,20 @@ def test_a_duplicate_of_the_subject_is_not_remembered_as_somebody_else():
     tr.update([B(300, 1 / FPS), B(330, 1 / FPS, size=90)], 1 / FPS)
     assert tr.others == []
     assert tr.update([B(325, 2 / FPS)], 2 / FPS).index == 0
+
+
+def test_a_lone_subject_refused_while_looking_for_two_is_taken_back():
+    """A live camera dropping frames: the subject moved further between two analysed frames than
+    the gate allows. Once two people are looked for and only one is ever found, that one is the
+    subject again after lone_reacquire_s; never while a second person has been seen."""
+    tr = SubjectTracker()
+    tr.update([B(100, 0.0)], 0.0)
+    assert tr.update([B(600, 0.1)], 0.1).lost  # too far too fast: refused
+    tr.searching_two = True
+    assert tr.update([B(610, 0.5)], 0.5).lost  # not yet lone_reacquire_s
+    d = tr.update([B(620, 1.2)], 1.2)
+    assert d.index == 0 and not d.lost and tr.others == []
+    tr2 = SubjectTracker(searching_two=True)
+    tr2.update([B(100, 0.0), B(600, 0.0, size=50)], 0.0)  # two people seen at once
+    assert tr2.people_seen == 2
+    assert tr2.update([B(600, 1.5)], 1.5).lost  # the other one, alone, is never taken
