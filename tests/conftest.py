@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("VALGUS_CAM_SHARED", ROOT.parent / "shared")).resolve()
 CLIPS = SHARED / "clips"
 SYNTHETIC = SHARED / "synthetic"
+SYNTHETIC2 = SHARED / "synthetic2"
 SHARED_MODELS = SHARED / "models"
 
 # Tests never touch the user's cache and never reach the internet unless a test says so.
@@ -94,7 +95,7 @@ SAMPLE = ROOT / "samples" / "sample_single_leg_squat.mp4"
 
 
 def synthetic(name: str) -> Path:
-    return _need(SYNTHETIC / name)
+    return _need((SYNTHETIC2 if name.startswith("dev2_") else SYNTHETIC) / name)
 
 
 def first_seconds(path: Path, seconds: float, out: Path) -> Path:

@@ -132,7 +132,7 @@ def test_banner_text_mentions_values_and_limit():
     v = Verdict(1, "fail", ("pelvic_drop", "hands_off_hips"), "left", values={"pelvic_drop": 9.4},
                 limits={"pelvic_drop": 6})
     lines = A._verdict_lines(v, f)
-    assert lines[0] == "Hip dropped on the free-leg side: 9°, limit 6°"
+    assert lines[0] == "Pelvis dropped on the free-leg side: 9°, limit 6°"  # the words of verdicts.REASONS
     assert lines[1] == "Hands came off the hips"
 
 

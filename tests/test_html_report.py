@@ -228,7 +228,7 @@ def test_sample_report_images_decode_and_show_the_data(sample):
     imgs = images(_Page(path.read_text(encoding="utf-8")))
     pngs = [i for m, i in imgs if m == "image/png"]
     jpegs = [i for m, i in imgs if m == "image/jpeg"]
-    assert len(pngs) == 4  # knee angle, left-right, trunk, pelvis (no knee-gap chart: single-leg)
+    assert len(pngs) == 5  # knee angle, knee over the foot, left-right, trunk, pelvis (no knee gap: single-leg)
     assert len(jpegs) == 2  # worst and best rep
     for img in pngs + jpegs:
         assert min(img.shape[:2]) >= 150 and img.std() > 20  # not blank
@@ -247,9 +247,9 @@ def test_side_view_report_says_knee_angle_not_measurable(side):
     reps = section(html, "reps")
     n = len(re.findall(r'<tr class="(?:pass|fail|unmeasurable)">', reps))
     assert n >= 2 and n == len(json.loads((side.parent / "reps.json").read_text())["reps"])
-    cells = re.findall(r'<tr class="\w+">\s*<td[^>]*>\d+</td>\s*<td[^>]*>[^<]*</td>\s*<td>[^<]*</td>\s*'
-                       r'<td class="num[^"]*">([^<]*)</td>\s*<td class="num[^"]*">([^<]*)</td>', reps)
-    assert len(cells) == n and all(c == ("—", "—") for c in cells)  # no knee angle is shown as a number
+    # each knee's cell: the angle and the knee over the foot, neither shown as a number
+    cells = [re.sub(r"<[^>]+>", " ", c).split() for c in re.findall(r'<td class="num nowrap">(.*?)</td>', reps)]
+    assert len(cells) == 2 * n and all(c == ["—", "—"] for c in cells)
     assert "the legs cannot be compared" in html
     assert len(images(_Page(html))) >= 4
 

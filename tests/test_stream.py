@@ -177,7 +177,7 @@ def test_guide_says_feet_not_visible_and_does_not_count(estimator):
     states = _gate_states(estimator, _frames(SAMPLE, 20), no_feet)
     assert all(st.phase == "setup" for st in states)
     assert [st.failing for st in states[-10:]] == ["feet"] * 10
-    assert GATE_TODO["feet"] == "Step back until your feet are visible"
+    assert GATE_TODO["feet"] == "Step back until your ankles are in the picture"
 
 
 def test_guide_says_face_the_camera_in_a_side_view(estimator):

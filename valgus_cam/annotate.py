@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from valgus_cam.landmarks import LM
-from valgus_cam.verdicts import VERDICT_WORDS
+from valgus_cam.verdicts import REASONS, VERDICT_WORDS
 
 __all__ = ["Verdict", "OverlayFrame", "Style", "draw_overlay", "reason_text", "put_text",
            "text_size", "OKABE_ITO_BGR"]
@@ -120,17 +120,9 @@ class Style:
     degree_word: bool = False      # write "deg" instead of drawing "°"
 
 
+# the overlay's own codes; every verdict code is worded as in the rest of the tool (verdicts.REASONS)
 REASON_TEXT = {
-    "knee_valgus_left": "Left knee caved inwards",
-    "knee_valgus_right": "Right knee caved inwards",
     "knee_valgus": "Knee caved inwards",
-    "knees_caving": "Knees moved towards each other",
-    "knee_over_foot_left": "Left knee moved inside the foot",
-    "knee_over_foot_right": "Right knee moved inside the foot",
-    "pelvic_drop": "Hip dropped on the free-leg side",
-    "trunk_lean": "Upper body leaned to the side",
-    "hands_off_hips": "Hands came off the hips",
-    "balance_lost": "Lost balance (other foot touched down)",
     "knee_not_measurable": "Knee not measurable",
     "not_frontal": "Not facing the camera squarely",
     "no_person": "Nobody detected",
@@ -141,10 +133,8 @@ REASON_TEXT = {
 
 def reason_text(code: str) -> str:
     """Plain-language text for a reason code (unknown codes are made readable, never raise)."""
-    if code in REASON_TEXT:
-        return REASON_TEXT[code]
-    s = str(code).replace("_", " ").strip()
-    return (s[:1].upper() + s[1:]) if s else "Unknown reason"
+    text = REASON_TEXT.get(code) or REASONS.get(code) or str(code).replace("_", " ").strip()
+    return (text[:1].upper() + text[1:]) if text else "Unknown reason"
 
 
 # --------------------------------------------------------------------------- text helpers

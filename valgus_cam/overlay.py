@@ -58,6 +58,7 @@ def overlay_frames(a: ClipAnalysis, series: LandmarkSeries, start: int = 0, stop
         note = f"{m.view} view: knee angles need a front view"
     elif not np.isfinite(m.fppa_frontal_left_deg).any() and not np.isfinite(m.fppa_frontal_right_deg).any():
         note = "stand square to the camera: knee angle not measurable"
+    moments = failed_moments(a)
     done = passed = failed = 0
     k = 0
     stop = len(t) if stop is None else min(stop, len(t))
@@ -80,12 +81,28 @@ def overlay_frames(a: ClipAnalysis, series: LandmarkSeries, start: int = 0, stop
         elif stance == "right":
             fl = math.nan
         xy = series.xy_px[i]
+        here = next((text for frame, text in moments if abs(t[i] - t[frame]) <= MOMENT_HOLD_S), None)
         yield OverlayFrame(
             xy_px=xy if np.isfinite(xy).all() else None, fppa_left_deg=fl, fppa_right_deg=fr,
             fppa_threshold_deg=a.thresholds.knee_limit_deg, fppa_kind="frontal",
             pelvic_drop_deg=math.nan, trunk_lean_deg=float(m.trunk_lean_deg[i] - lean0),
-            reps_done=done, stance=stance, verdict=banner, note=note, passed=passed, failed=failed,
+            reps_done=done, stance=stance, verdict=banner, note=here or note, passed=passed, failed=failed,
             trunk_lean_threshold_deg=a.thresholds.trunk_lean_max_deg)
+
+
+MOMENT_HOLD_S = 0.4  # the moment a rep failed is written on the frames this close to it
+
+
+def failed_moments(a: ClipAnalysis) -> list[tuple[int, str]]:
+    """(frame, words) of the moment each rep's failed findings failed, knee findings first: the
+    annotated video writes it on the frames around that moment ("Rep 1: left knee moved inside
+    the foot: 10.8 cm")."""
+    out = []
+    for r in a.results:
+        failed = sorted((f for f in r.findings if f.result == "fail" and f.frame is not None),
+                        key=lambda f: not f.criterion.startswith("knee"))
+        out += [(f.frame, f"Rep {r.index}: {f.short()}") for f in failed[:1]]
+    return out
 
 
 def write_annotated_video(input_spec: str, out: Path, series: LandmarkSeries, index: np.ndarray, a: ClipAnalysis,

@@ -221,6 +221,14 @@ class Finding:
             return f"{self.value:.2f} × standing (limit {self.limit:.2f} ×)"
         return "yes" if self.result == "fail" else "no"
 
+    def short(self) -> str:
+        """What failed and how much, e.g. "left knee moved inside the foot: 10.8 cm"."""
+        words = REASONS.get(self.code, self.label)
+        if self.value is None or self.unit is None:
+            return words
+        unit = {"deg": "°", "cm": " cm", "ratio": " ×"}[self.unit]
+        return f"{words}: {self.value:.1f}{unit}" if self.unit != "deg" else f"{words}: {self.value:+.0f}°"
+
     def text(self) -> str:
         """One line for the user: what, how much, when; or why it was not measured."""
         if self.result == "not_measured":
@@ -230,7 +238,8 @@ class Finding:
         when = f" {PHASE_WORDS.get(self.phase, '')}" if self.phase else ""
         bend = f" at {self.knee_flexion_deg:.0f}° knee bend" if self.knee_flexion_deg is not None else ""
         t = f", {self.time_s:.2f} s" if self.time_s is not None else ""
-        return f"{self.label} {self.value_text()}{when}{bend}{t}"
+        what = f"{REASONS.get(self.code, self.label)}:" if self.result == "fail" else self.label
+        return f"{what} {self.value_text()}{when}{bend}{t}"
 
     def to_dict(self) -> dict:
         d = asdict(self)
