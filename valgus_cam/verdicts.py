@@ -44,7 +44,7 @@ import numpy as np
 from scipy.ndimage import minimum_filter1d
 
 from .errors import InputError
-from .measures import FrameMeasures
+from .measures import FrameMeasures, GateConfig
 from .reps import Rep
 
 # a failed criterion's code, and the words the overlay and the terminal use for it
@@ -375,51 +375,61 @@ def _event_finding(criterion: str, happened: bool | None, rep: Rep, why: str) ->
     return Finding(criterion, None, None, None, None, None, None, None, "fail" if happened else "pass")
 
 
+_GATES = GateConfig()
+YAW_GATE_DEG = _GATES.max_yaw_deg  # frontal-plane criteria: the camera within this of the body's front
+YAW_GATE_KNEE_OVER_FOOT_DEG = _GATES.max_yaw_knee_over_foot_deg  # double-leg knee over the foot
+
+
+def _why_not(what: str, m: FrameMeasures, rep: Rep, yaw_gate_deg: float, also: str, yaw_note: str = "") -> str:
+    """Why ``what`` was not measured in this rep, in words: the view, the camera's yaw (+ ``yaw_note``),
+    or ``also``."""
+    if m.view != "frontal":
+        return f"{what} needs a front view (this is a {m.view} view)"
+    yaw = m.body_yaw_deg[rep.start_frame:rep.end_frame + 1]
+    yaw = yaw[np.isfinite(yaw)]
+    if yaw.size and abs(float(np.median(yaw))) > yaw_gate_deg:
+        return (f"{what}: the camera is {abs(float(np.median(yaw))):.0f}° off the body's front "
+                f"(at most {yaw_gate_deg:.0f}°){yaw_note}")
+    return f"{what}: {also}"
+
+
 def rep_findings(m: FrameMeasures, rep: Rep, events: "RepEvents", th: "Thresholds") -> list[Finding]:
     """Every criterion of one rep (see the module docstring), in the order the user reads them."""
     single = rep.stance in ("left", "right")
     sides = (rep.stance,) if single else ("left", "right")
-    yaw = m.body_yaw_deg
     frontal = m.view == "frontal"
-    side_on = f"needs a front view (this is a {m.view} view)"
-    turned = ("camera more than 25° off the body's front" if frontal and np.isfinite(yaw).any() else side_on)
-    yaw_ok = frontal & (np.abs(yaw) <= 25.0)  # frontal-plane criteria: front view, camera within 25°
+    yaw_ok = frontal & (np.abs(m.body_yaw_deg) <= YAW_GATE_DEG)
     # the knee over the foot is turned into the body frame with the yaw: it holds to 40° (docs/accuracy.md)
     # in double-leg squats, where a collapse moves the knee 3–15 cm; in single-leg squats, where a
     # marked collapse moves it 2–6 cm, it is judged within the FPPA's 25° only
-    kof_gate = frontal & (np.abs(yaw) <= (25.0 if single else 40.0))
+    kof_gate_deg = YAW_GATE_DEG if single else YAW_GATE_KNEE_OVER_FOOT_DEG
+    kof_ok = frontal & (np.abs(m.body_yaw_deg) <= kof_gate_deg)
+    mid_bend = {s: (_flexion(m, s) >= 30.0) & (_flexion(m, s) <= 100.0) for s in ("left", "right", None)}
     out: list[Finding] = []
     for s in sides:
         fr = m.fppa_frontal_left_deg if s == "left" else m.fppa_frontal_right_deg
-        why = (f"the {s} knee's frontal-plane angle was not measurable in this rep ("
-               + (turned if not frontal or not np.isfinite(fr).any() else "") + "; thigh foreshortened or knee hidden)")
-        if not frontal:
-            why = f"the knee angle {side_on}"
+        why = _why_not("the knee angle", m, rep, YAW_GATE_DEG,
+                       "the thigh pointed at the camera (deep squat) or the knee was hidden")
         out.append(_worst_finding("knee_valgus", s, fr, 1.0, th.knee_limit_deg, m, rep, th, why))
     kof_limit = th.knee_over_foot_max_cm_single_leg if single else th.knee_over_foot_max_cm
     for s in sides:
         kof = m.knee_over_foot_left_cm if s == "left" else m.knee_over_foot_right_cm
-        flex = _flexion(m, s)
-        window = (flex >= 30.0) & (flex <= 100.0)
-        why = (f"the knee over the foot {side_on}" if not frontal else
-               f"the {s} knee over the foot was not measurable (toes, ankle or knee hidden or out of the picture, "
-               "camera more than 25° off the body's front, or the knee bent less than 30°)")
-        out.append(_worst_finding("knee_over_foot", s, np.where(kof_gate, kof, np.nan), 1.0, kof_limit, m, rep, th,
-                                  why, window))
+        why = _why_not("the knee over the foot", m, rep, kof_gate_deg,
+                       "the toes, ankle or knee were hidden or out of the picture, or the knee bent less than 30°")
+        out.append(_worst_finding("knee_over_foot", s, np.where(kof_ok, kof, np.nan), 1.0, kof_limit, m, rep, th,
+                                  why, mid_bend[s]))
     if not single:
         ka0 = _baseline_value(m.knee_ankle_separation_ratio, m, rep)
         rel = m.knee_ankle_separation_ratio / ka0 if ka0 and np.isfinite(ka0) else np.full(len(m.time_s), np.nan)
-        flex = _flexion(m, None)
-        why = f"the knee gap {side_on}" if not frontal else "the knee gap was not measurable (camera more than 25° off the body's front, knees or ankles hidden)"
+        why = _why_not("the knee gap", m, rep, YAW_GATE_DEG, "the knees or ankles were hidden")
         out.append(_worst_finding("knee_gap", None, np.where(yaw_ok, rel, np.nan), -1.0,
-                                  th.knee_separation_min_ratio, m, rep, th, why, (flex >= 30.0) & (flex <= 100.0)))
+                                  th.knee_separation_min_ratio, m, rep, th, why, mid_bend[None]))
     lean_rel = m.trunk_lean_deg - _baseline_value(m.trunk_lean_deg, m, rep)
     if rep.stance == "right":
         lean_rel = -lean_rel  # + = toward the stance side
     lean_ok = np.where(yaw_ok, lean_rel, np.nan)
-    why = (f"sideways trunk lean {side_on}" if not frontal else
-           "sideways trunk lean not measurable (camera more than 25° off the body's front: forward lean "
-           "would show as sideways lean)")
+    why = _why_not("sideways trunk lean", m, rep, YAW_GATE_DEG, "shoulders or hips not seen",
+                   ": forward lean would show as sideways lean")
     f = _worst_finding("trunk_lean", None, np.abs(lean_ok), 1.0, th.trunk_lean_max_deg, m, rep, th, why)
     if f.frame is not None:
         f = replace(f, value=float(lean_ok[f.frame]))
