@@ -1,0 +1,402 @@
+"""Pelvic obliquity / pelvic drop from the painted or sewn waistband line, and hip drift.
+
+Pure functions: landmark arrays (MediaPipe Pose, pixel coordinates as in :mod:`valgus_cam.pose`)
+and small per-frame image crops in, per-frame arrays out. No I/O, no MediaPipe call.
+
+Why a waistband: MediaPipe's two hip points do not follow the pelvis in single-leg squats (they
+slide with the lifted thigh and the hands; on ../shared/synthetic2 they give 3-10° MAE per clip
+against the truth's hip-joint line, see benchmarks/pelvis.py). The top of the shorts / tights sits
+on the iliac crests, so its image line tilts with the pelvis (in the synthetic2 renders a 10° drop
+tilts the band by ~10°). The cue is learned per clip from the standing baseline: the strongest
+horizontal colour edge in the band 0-0.4 torso lengths above MediaPipe's mid-hip, and the colour
+profile across it (9 Lab samples over ±0.08 torso lengths); in every frame each image column is
+matched against that profile, and a RANSAC line through the matching columns is the band.
+
+Conventions (the same as the ground truth of ../shared/synthetic, ``pelvis_obliquity_2d`` and
+``pelvic_drop_2d``):
+* obliquity (deg): tilt of the band line in the image, + = subject's left side higher (image y
+  points down), whether the person faces the camera or not (the facing comes from the hip points);
+* pelvic drop (deg): obliquity minus its median over the standing baseline, signed + = the free
+  (non-stance) side lower (Trendelenburg sign). A drop above 10° is the limit used in this project
+  (a positive Trendelenburg / "pelvic drop" in single-leg squat screening is usually called at a
+  visible drop of the free side; 2D single-leg-squat studies report contralateral pelvic drop of
+  ~5-10° in healthy adults, e.g. Munro et al. 2012 J Sport Rehabil, Herrington & Munro 2010);
+* hip drift: sideways shift of MediaPipe's mid-hip relative to the stance ankle, change from the
+  baseline, + = toward the stance side (the hips travelling out over / past the stance foot), in
+  standing leg lengths (stance hip→ankle, image) and, when the person's height is known, in cm
+  (leg length = 0.491 × height: hip-joint centre to ankle, Drillis & Contini 1966 / Winter).
+
+Trust gate: a frame's drop is NaN (never a guess) when the band model could not be learned at the
+baseline, the fitted line spans less than ``min_span`` torso lengths of matching columns, the
+person is not seen from the front (hip+shoulder width / torso length < 0.35), the hips are not
+visible, or the frame's value jumps more than ``max_jump_deg`` from its ±K-frame running median.
+
+Pixels needed at analysis time: per frame, the image crop :func:`crop_waist` returns (an
+axis-aligned box around MediaPipe's mid-hip: ±0.65 torso lengths wide, 0.75 above to 0.25 below,
+full resolution, BGR uint8; ≈ 1.3 × 1.0 torso lengths, e.g. 260×200 px for a 200-px torso) with
+its top-left corner. Collect it during the pose pass (it needs that frame's landmarks); nothing
+else of the image is used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .landmarks import LM
+
+LH, RH, LS, RS = LM["left_hip"], LM["right_hip"], LM["left_shoulder"], LM["right_shoulder"]
+LA, RA = LM["left_ankle"], LM["right_ankle"]
+
+DROP_LIMIT_DEG = 10.0  # pelvic-drop verdict limit (see module docstring)
+LEG_LENGTH_PER_HEIGHT = 0.491  # hip joint centre → ankle joint centre over stature (Drillis & Contini)
+
+
+@dataclass(frozen=True, slots=True)
+class WaistStrip:
+    """A crop of one frame around the waist: ``image`` (BGR uint8) whose top-left pixel is at
+    (x0, y0) of the full frame."""
+
+    image: np.ndarray
+    x0: int
+    y0: int
+
+
+@dataclass(frozen=True, slots=True)
+class WaistbandModel:
+    """What the band looks like, learned from standing frames."""
+
+    offset: float  # band line's height at the mid-hip's x, below MediaPipe's mid-hip (torso lengths; < 0 = above)
+    profile: np.ndarray  # (PROFILE_N, 3) Lab colours across the edge, top to bottom
+    contrast: float  # sum of |profile - its mean|: the cost's unit
+
+    def __getitem__(self, key):  # dict-style access used by the matching code
+        return getattr(self, key)
+
+
+def _torso(xy: np.ndarray):
+    mh = (xy[..., LH, :] + xy[..., RH, :]) / 2
+    ms = (xy[..., LS, :] + xy[..., RS, :]) / 2
+    return mh, np.linalg.norm(ms - mh, axis=-1)
+
+
+def waist_box(xy_frame: np.ndarray, image_wh) -> tuple[int, int, int, int] | None:
+    """Image box (x0, y0, x1, y1) holding the waist: around MediaPipe's mid-hip, 0.65 torso
+    lengths either side, 0.75 above and 0.25 below. None if the landmarks are missing."""
+    mh, T = _torso(np.asarray(xy_frame, float))
+    if not (np.all(np.isfinite(mh)) and np.isfinite(T) and T > 10):
+        return None
+    w, h = image_wh
+    x0, x1 = int(max(0, mh[0] - 0.65 * T)), int(min(w, mh[0] + 0.65 * T + 1))
+    y0, y1 = int(max(0, mh[1] - 0.75 * T)), int(min(h, mh[1] + 0.25 * T + 1))
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return None
+    return x0, y0, x1, y1
+
+
+def crop_waist(frame_bgr: np.ndarray, xy_frame: np.ndarray) -> WaistStrip | None:
+    """The per-frame pixels the waistband cue needs (call during the pose pass, with that frame's
+    ``Pose.xy_px``). None when nobody is detected."""
+    h, w = frame_bgr.shape[:2]
+    box = waist_box(xy_frame, (w, h))
+    if box is None:
+        return None
+    x0, y0, x1, y1 = box
+    return WaistStrip(np.ascontiguousarray(frame_bgr[y0:y1, x0:x1]), x0, y0)
+
+
+def _lab(img):
+    return cv2.cvtColor(img, cv2.COLOR_BGR2LAB).astype(np.float32)
+
+
+def _robust_line(x, y, tol, iters=200, rng=None):
+    """RANSAC line y = a x + b then least squares on inliers; returns a, b, inlier mask."""
+    n = len(x)
+    if n < 5:
+        return np.nan, np.nan, np.zeros(n, bool)
+    rng = rng or np.random.default_rng(0)
+    best = None
+    for _ in range(iters):
+        i, j = rng.choice(n, 2, replace=False)
+        if abs(x[j] - x[i]) < 3:
+            continue
+        a = (y[j] - y[i]) / (x[j] - x[i])
+        b = y[i] - a * x[i]
+        inl = np.abs(y - (a * x + b)) < tol
+        if best is None or inl.sum() > best.sum():
+            best = inl
+    if best is None or best.sum() < 5:
+        return np.nan, np.nan, np.zeros(n, bool)
+    for _ in range(2):
+        a, b = np.polyfit(x[best], y[best], 1)
+        best = np.abs(y - (a * x + b)) < tol
+        if best.sum() < 5:
+            return np.nan, np.nan, best
+    return a, b, best
+
+
+def _grad_v(lab, d):
+    g = np.zeros(lab.shape[:2], np.float32)
+    g[d:-d] = np.linalg.norm(lab[2 * d:] - lab[:-2 * d], axis=-1)
+    return g
+
+
+def _frame_geom(strip, xy_frame):
+    mh, T = _torso(np.asarray(xy_frame, float))
+    return mh[0] - strip.x0, mh[1] - strip.y0, T
+
+
+PROFILE_HALF = 0.08  # template half-height (torso lengths)
+PROFILE_N = 9
+
+
+def _ks(T):
+    return np.round(np.linspace(-PROFILE_HALF, PROFILE_HALF, PROFILE_N) * T).astype(int)
+
+
+def learn_waistband(strips, xy_px, frames) -> WaistbandModel | None:
+    """From standing frames (indices into ``strips``/``xy_px``): in each, the strongest vertical
+    colour change per column in the central ±0.25 torso lengths, 0.4 torso lengths above to 0.05
+    below the mid-hip, a RANSAC line through them; the band's offset below the mid-hip and the
+    colour profile across it (PROFILE_N Lab samples over ±PROFILE_HALF torso lengths), medians
+    over the frames. None if no frame gave a line through half its columns."""
+    offs, profs = [], []
+    for i in frames:
+        st = strips[i]
+        if st is None:
+            continue
+        cx, cy, T = _frame_geom(st, xy_px[i])
+        lab = _lab(st.image)
+        d = max(2, int(round(0.02 * T)))
+        g = _grad_v(lab, d)
+        r0, r1 = int(max(d, cy - 0.4 * T)), int(min(lab.shape[0] - d, cy + 0.05 * T))
+        c0, c1 = int(max(0, cx - 0.25 * T)), int(min(lab.shape[1], cx + 0.25 * T))
+        if r1 - r0 < 5 or c1 - c0 < 5:
+            continue
+        rows = r0 + np.argmax(g[r0:r1, c0:c1], axis=0)
+        xs = np.arange(c0, c1, dtype=float)
+        a, b, inl = _robust_line(xs, rows.astype(float), max(2.0, 0.03 * T))
+        if not np.isfinite(a) or inl.mean() < 0.5:
+            continue
+        yb = a * cx + b
+        offs.append((yb - cy) / T)
+        ys = np.round(a * xs[inl] + b).astype(int)
+        xi = xs[inl].astype(int)
+        profs.append(np.stack([lab[np.clip(ys + k, 0, lab.shape[0] - 1), xi] for k in _ks(T)], 1))
+    if not offs:
+        return None
+    prof = np.median(np.concatenate(profs), 0)  # (PROFILE_N, 3)
+    return WaistbandModel(float(np.median(offs)), prof, float(np.linalg.norm(prof - prof.mean(0), axis=-1).sum()) + 1e-6)
+
+
+NOFIT = (np.nan, 0, 0.0, np.nan, np.nan)
+
+
+def waistband_angle(strip, xy_frame, model, window=0.2, max_cost=0.8, prior=None, track=0.06, debug=None):
+    """Image angle (deg, atan of dy/dx, y down) of the waistband edge in one frame, with the fit's
+    inlier count and span (torso lengths)."""
+    if strip is None or model is None:
+        return NOFIT
+    cx, cy, T = _frame_geom(strip, xy_frame)
+    if not np.isfinite(T):
+        return NOFIT
+    lab = _lab(strip.image)
+    d = max(2, int(round(0.02 * T)))
+    H = lab.shape[0]
+    yp = cy + model["offset"] * T
+    r0, r1 = int(max(d, yp - window * T)), int(min(H - d, yp + window * T))
+    if r1 - r0 < 3:
+        return NOFIT
+    ks = _ks(T)
+    if r0 + ks[0] < 0 or r1 + ks[-1] > H:
+        r0, r1 = max(r0, -ks[0]), min(r1, H - ks[-1])
+        if r1 - r0 < 3:
+            return NOFIT
+    cost = sum(np.linalg.norm(lab[r0 + k:r1 + k] - p, axis=-1) for k, p in zip(ks, model["profile"]))
+    cost /= model["contrast"]
+    if prior is not None:  # (slope, offset at the mid-hip in torso lengths) of a recent fit
+        xcol = np.arange(cost.shape[1]) - cx
+        yprior = cy + prior[1] * T + prior[0] * xcol
+        rows = np.arange(r0, r1)[:, None]
+        cost = np.where(np.abs(rows - yprior[None, :]) <= track * T, cost, np.inf)
+    best = np.argmin(cost, axis=0)
+    bc = cost[best, np.arange(cost.shape[1])]
+    ok = bc < max_cost
+    xs = np.flatnonzero(ok).astype(float)
+    ys = (r0 + best[ok]).astype(float)
+    a, b, inl = _robust_line(xs, ys, max(2.0, 0.03 * T))
+    if not np.isfinite(a):
+        return NOFIT
+    span = (xs[inl].max() - xs[inl].min()) / T if inl.any() else 0.0
+    if debug is not None:
+        debug.update(xs=xs, ys=ys, inl=inl, a=a, b=b, r0=r0, r1=r1)
+    return float(np.degrees(np.arctan(a))), int(inl.sum()), float(span), float(a), float((a * cx + b - cy) / T)
+
+
+def waistband_series(strips, xy_px, model, frames=None, max_gap=3, min_span=0.3, **kw):
+    """waistband_angle over frames in order, each frame's search narrowed around the last good fit
+    (within max_gap frames). Returns (n, 5) array."""
+    n = len(strips)
+    out = np.tile(np.array(NOFIT, float), (n, 1))
+    last, last_i = None, -10**9
+    for i in (range(n) if frames is None else frames):
+        prior = last if i - last_i <= max_gap else None
+        r = waistband_angle(strips[i], xy_px[i], model, prior=prior, **kw)
+        if prior is not None and not (np.isfinite(r[0]) and r[2] >= min_span):
+            r = waistband_angle(strips[i], xy_px[i], model, **kw)
+        out[i] = r
+        if np.isfinite(r[0]) and r[2] >= min_span:
+            last, last_i = (r[3], r[4]), i
+    return out
+
+
+def _running_median(x: np.ndarray, k: int) -> np.ndarray:
+    """Centred running median over 2k+1 frames, ignoring NaN; NaN where fewer than k+1 values."""
+    n = len(x)
+    if n == 0 or k <= 0:
+        return x.copy()
+    pad = np.r_[np.full(k, np.nan), x, np.full(k, np.nan)]
+    win = np.lib.stride_tricks.sliding_window_view(pad, 2 * k + 1)
+    cnt = np.isfinite(win).sum(1)
+    out = np.full(n, np.nan)
+    ok = cnt >= k + 1
+    if ok.any():
+        out[ok] = np.nanmedian(win[ok], axis=1)
+    return out
+
+
+def facing(xy_px: np.ndarray) -> float:
+    """+1: subject's left hip on the image right (facing the camera, unmirrored); −1 otherwise
+    (median over the frames)."""
+    f = np.sign(xy_px[:, LH, 0] - xy_px[:, RH, 0])
+    f = f[np.isfinite(f) & (f != 0)]
+    return float(np.sign(np.median(f))) if len(f) and np.median(f) != 0 else 1.0
+
+
+def hip_line_obliquity_deg(xy_px: np.ndarray) -> np.ndarray:
+    """MediaPipe's hip-point line tilt, + = left hip higher (the old, blind cue; for comparison)."""
+    dy = xy_px[:, RH, 1] - xy_px[:, LH, 1]
+    dx = np.abs(xy_px[:, LH, 0] - xy_px[:, RH, 0])
+    return np.degrees(np.arctan2(dy, dx))
+
+
+REFUSALS = ("", "no_pose", "no_pixels", "no_band_model", "not_frontal", "hips_hidden", "short_fit", "jump")
+
+
+@dataclass(slots=True)
+class PelvicDrop:
+    """Per-frame result of :func:`pelvic_drop` (arrays of length n)."""
+
+    drop_deg: np.ndarray  # pelvic drop, + = free side lower, from the baseline; NaN = refused
+    obliquity_deg: np.ndarray  # band obliquity (absolute, image), + = left side higher; NaN = refused
+    refused: np.ndarray  # (n,) str: "" where a value is given, else the first failed gate (REFUSALS)
+    baseline_obliquity_deg: float
+    stance: str
+    model: WaistbandModel | None
+    fit: np.ndarray = field(repr=False, default=None)  # (n, 5) raw fits: angle, inliers, span, slope, offset
+
+
+def pelvic_drop(xy_px: np.ndarray, visibility: np.ndarray, strips, baseline: slice, stance: str, *,
+                max_cost: float = 0.8, min_span: float = 0.3, smooth_frames: int = 4,
+                max_jump_deg: float = 2.0, min_visibility: float = 0.5,
+                min_width_ratio: float = 0.35) -> PelvicDrop:
+    """Per-frame pelvic obliquity and pelvic drop from the waistband line.
+
+    Inputs: ``xy_px`` (n, 33, 2) MediaPipe landmarks in pixels (NaN rows where nobody was found),
+    ``visibility`` (n, 33), ``strips`` a length-n sequence of :class:`WaistStrip` or None (from
+    :func:`crop_waist` during the pose pass), ``baseline`` the still standing frames (e.g.
+    ``measures.standing_baseline``; both feet down), ``stance`` "left" or "right" (the standing leg).
+
+    Steps: learn the band (:func:`learn_waistband`) on ≤ 7 frames spread over the baseline; match
+    it in every frame (search narrowed around the last good fit); keep fits spanning ≥ ``min_span``
+    torso lengths; obliquity = −facing × atan(slope); a running median over ±``smooth_frames``
+    frames; frames further than ``max_jump_deg`` from it are refused; drop = ± (obliquity − its
+    baseline median). Returns :class:`PelvicDrop` (degrees; + = free side lower).
+    """
+    xy_px = np.asarray(xy_px, float)
+    visibility = np.asarray(visibility, float)
+    n = len(xy_px)
+    if stance not in ("left", "right"):
+        raise ValueError(f"stance must be 'left' or 'right', not {stance!r}")
+    if len(strips) != n or len(visibility) != n:
+        raise ValueError("xy_px, visibility and strips must have one entry per frame")
+    refused = np.full(n, "", dtype=object)
+    detected = np.isfinite(xy_px[:, [LH, RH, LS, RS]]).all(axis=(1, 2))
+    refused[~detected] = "no_pose"
+    has_px = np.array([st is not None for st in strips])
+    refused[(refused == "") & ~has_px] = "no_pixels"
+    base_idx = np.arange(n)[baseline]
+    base_idx = base_idx[detected[base_idx] & has_px[base_idx]]
+    pick = base_idx[np.unique(np.linspace(0, len(base_idx) - 1, min(7, len(base_idx))).round().astype(int))] \
+        if len(base_idx) else base_idx
+    model = learn_waistband(strips, xy_px, pick) if len(pick) else None
+    fit = np.tile(np.array(NOFIT, float), (n, 1))
+    if model is None:
+        refused[refused == ""] = "no_band_model"
+    else:
+        fit = waistband_series(strips, xy_px, model, max_cost=max_cost, min_span=min_span)
+    _, T = _torso(xy_px)
+    width = (np.abs(xy_px[:, LH, 0] - xy_px[:, RH, 0]) + np.abs(xy_px[:, LS, 0] - xy_px[:, RS, 0])) / np.where(T > 0, T, np.nan)
+    refused[(refused == "") & ~(width >= min_width_ratio)] = "not_frontal"
+    vis_ok = (visibility[:, LH] >= min_visibility) & (visibility[:, RH] >= min_visibility)
+    refused[(refused == "") & ~vis_ok] = "hips_hidden"
+    refused[(refused == "") & ~(np.isfinite(fit[:, 0]) & (fit[:, 2] >= min_span))] = "short_fit"
+    raw = np.where(refused == "", -facing(xy_px) * fit[:, 0], np.nan)
+    med = _running_median(raw, smooth_frames)
+    jump = np.isfinite(raw) & ~(np.abs(raw - med) <= max_jump_deg)
+    refused[(refused == "") & jump] = "jump"
+    obl = np.where(refused == "", med, np.nan)
+    b = obl[baseline]
+    base_obl = float(np.nanmedian(b)) if np.isfinite(b).any() else np.nan
+    sign = 1.0 if stance == "left" else -1.0
+    drop = sign * (obl - base_obl)
+    if not np.isfinite(base_obl):
+        refused[refused == ""] = "no_band_model"
+    return PelvicDrop(drop, obl, refused.astype(str), base_obl, stance, model, fit)
+
+
+def rep_peak_drop(drop_deg: np.ndarray, start: int, end: int, *, min_coverage: float = 0.6,
+                  percentile: float = 95.0) -> float:
+    """A rep's peak pelvic drop (deg, + = free side lower): the ``percentile`` of the measured
+    frames in [start, end] (inclusive; robust to a stray frame), NaN when fewer than
+    ``min_coverage`` of the rep's frames have a value."""
+    seg = np.asarray(drop_deg, float)[start:end + 1]
+    if len(seg) == 0 or np.isfinite(seg).mean() < min_coverage:
+        return float("nan")
+    return float(np.nanpercentile(seg, percentile))
+
+
+@dataclass(slots=True)
+class HipDrift:
+    drift_leg: np.ndarray  # (n,) change from the baseline, in standing leg lengths, + = toward the stance side
+    drift_cm: np.ndarray  # (n,) the same in cm (NaN unless height_m was given)
+    leg_px: float  # standing stance-leg length (hip→ankle, image px)
+
+
+def hip_drift(xy_px: np.ndarray, visibility: np.ndarray, baseline: slice, stance: str, *,
+              height_m: float | None = None, yaw_deg: float = 0.0, min_visibility: float = 0.5) -> HipDrift:
+    """Sideways shift of the pelvis centre relative to the stance foot, from the standing baseline.
+
+    Robust points: MediaPipe's mid-hip (the mean of the two hip points: their left/right errors
+    with the lifted thigh largely cancel in the mean) and the stance ankle (planted, well
+    detected). Per frame: horizontal image offset mid-hip − stance ankle, minus its baseline median,
+    signed + = toward the stance side (the image direction from the free hip to the stance hip at
+    baseline), divided by the standing stance-leg image length and by cos(yaw) (a sideways shift
+    is foreshortened by the body's yaw; ``yaw_deg`` e.g. from ``measures.body_yaw_deg``). NaN
+    where the stance hip/ankle visibility is below ``min_visibility``. ``height_m`` converts to cm
+    through leg length = LEG_LENGTH_PER_HEIGHT × height."""
+    xy_px = np.asarray(xy_px, float)
+    s_hip, s_ank, f_hip = (LH, LA, RH) if stance == "left" else (RH, RA, LH)
+    mid = (xy_px[:, LH] + xy_px[:, RH]) / 2
+    off = mid[:, 0] - xy_px[:, s_ank, 0]
+    toward = np.sign(np.nanmedian(xy_px[baseline, s_hip, 0] - xy_px[baseline, f_hip, 0]))
+    leg = np.linalg.norm(xy_px[:, s_hip] - xy_px[:, s_ank], axis=-1)
+    leg0 = float(np.nanmedian(leg[baseline])) if np.isfinite(leg[baseline]).any() else np.nan
+    ok = (np.asarray(visibility)[:, s_hip] >= min_visibility) & (np.asarray(visibility)[:, s_ank] >= min_visibility)
+    off = np.where(ok, off, np.nan)
+    off0 = np.nanmedian(off[baseline]) if np.isfinite(off[baseline]).any() else np.nan
+    d = toward * (off - off0) / leg0 / np.cos(np.radians(yaw_deg if np.isfinite(yaw_deg) else 0.0))
+    cm = d * LEG_LENGTH_PER_HEIGHT * height_m * 100 if height_m else np.full(len(d), np.nan)
+    return HipDrift(d, cm, leg0)
