@@ -107,8 +107,42 @@ def crop_waist(frame_bgr: np.ndarray, xy_frame: np.ndarray) -> WaistStrip | None
     return WaistStrip(np.ascontiguousarray(frame_bgr[y0:y1, x0:x1]), x0, y0)
 
 
+L_WEIGHT = 0.5  # weight of lightness against the two chroma channels (shading changes lightness; 1.0: 80% of rep frames kept, 0.5: 91%)
+
+
 def _lab(img):
-    return cv2.cvtColor(img, cv2.COLOR_BGR2LAB).astype(np.float32)
+    lab = cv2.cvtColor(img, cv2.COLOR_BGR2LAB).astype(np.float32)
+    if L_WEIGHT != 1.0:
+        lab[..., 0] *= L_WEIGHT
+    return lab
+
+
+def _robust_poly(u, y, tol, deg, iters=200, rng=None):
+    """RANSAC polynomial y = polyval(p, u) (minimal samples of deg+1 points), then least squares on
+    the inliers (twice); returns p (highest power first) and the inlier mask."""
+    n = len(u)
+    bad = (np.full(deg + 1, np.nan), np.zeros(n, bool))
+    if n < 3 * (deg + 1):
+        return bad
+    rng = rng or np.random.default_rng(0)
+    best, best_n = None, 0
+    spread = np.ptp(u)
+    for _ in range(iters):
+        idx = rng.choice(n, deg + 1, replace=False)
+        if np.ptp(u[idx]) < 0.2 * spread:
+            continue
+        p = np.polyfit(u[idx], y[idx], deg)
+        inl = np.abs(y - np.polyval(p, u)) < tol
+        if inl.sum() > best_n:
+            best, best_n = inl, inl.sum()
+    if best is None or best_n < 3 * (deg + 1):
+        return bad
+    for _ in range(2):
+        p = np.polyfit(u[best], y[best], deg)
+        best = np.abs(y - np.polyval(p, u)) < tol
+        if best.sum() < 3 * (deg + 1):
+            return bad
+    return p, best
 
 
 def _robust_line(x, y, tol, iters=200, rng=None):
@@ -191,10 +225,12 @@ def learn_waistband(strips, xy_px, frames) -> WaistbandModel | None:
     return WaistbandModel(float(np.median(offs)), prof, float(np.linalg.norm(prof - prof.mean(0), axis=-1).sum()) + 1e-6)
 
 
-NOFIT = (np.nan, 0, 0.0, np.nan, np.nan)
+NOFIT = (np.nan, 0, 0.0, np.nan, np.nan, np.nan)
+FIT_DEG = 1  # the band is an arc (a ring round the waist seen from above or below, more so as the pelvis tilts forward)
+FIT_TOL = 0.03  # RANSAC inlier tolerance, torso lengths (the band's edge is jagged)
 
 
-def waistband_angle(strip, xy_frame, model, window=0.2, max_cost=0.8, prior=None, track=0.06, debug=None):
+def waistband_angle(strip, xy_frame, model, window=0.2, max_cost=0.8, prior=None, track=0.06, exclude=None, debug=None):
     """Image angle (deg, atan of dy/dx, y down) of the waistband edge in one frame, with the fit's
     inlier count and span (torso lengths)."""
     if strip is None or model is None:
@@ -216,26 +252,33 @@ def waistband_angle(strip, xy_frame, model, window=0.2, max_cost=0.8, prior=None
             return NOFIT
     cost = sum(np.linalg.norm(lab[r0 + k:r1 + k] - p, axis=-1) for k, p in zip(ks, model["profile"]))
     cost /= model["contrast"]
-    if prior is not None:  # (slope, offset at the mid-hip in torso lengths) of a recent fit
+    if exclude is not None and np.all(np.isfinite(exclude)):  # image columns [x0, x1] not to use
+        cols = np.arange(cost.shape[1]) + strip.x0
+        cost[:, (cols >= exclude[0]) & (cols <= exclude[1])] = np.inf
+    if prior is not None:  # (slope, offset at the mid-hip in torso lengths, curvature × T) of a recent fit
         xcol = np.arange(cost.shape[1]) - cx
-        yprior = cy + prior[1] * T + prior[0] * xcol
+        yprior = cy + prior[1] * T + prior[0] * xcol + (prior[2] if len(prior) > 2 else 0.0) * xcol ** 2 / T
         rows = np.arange(r0, r1)[:, None]
         cost = np.where(np.abs(rows - yprior[None, :]) <= track * T, cost, np.inf)
+    if not np.isfinite(cost).any():
+        return NOFIT
     best = np.argmin(cost, axis=0)
     bc = cost[best, np.arange(cost.shape[1])]
     ok = bc < max_cost
     xs = np.flatnonzero(ok).astype(float)
     ys = (r0 + best[ok]).astype(float)
-    a, b, inl = _robust_line(xs, ys, max(2.0, 0.03 * T))
-    if not np.isfinite(a):
+    p, inl = _robust_poly(xs - cx, ys, max(2.0, FIT_TOL * T), FIT_DEG)
+    if not np.isfinite(p).all():
         return NOFIT
+    a, c = p[-2], p[-1]  # slope and height at the mid-hip's column
+    curv = p[0] * T if FIT_DEG == 2 else 0.0
     span = (xs[inl].max() - xs[inl].min()) / T if inl.any() else 0.0
     if debug is not None:
-        debug.update(xs=xs, ys=ys, inl=inl, a=a, b=b, r0=r0, r1=r1)
-    return float(np.degrees(np.arctan(a))), int(inl.sum()), float(span), float(a), float((a * cx + b - cy) / T)
+        debug.update(xs=xs, ys=ys, inl=inl, p=p, cx=cx, r0=r0, r1=r1)
+    return float(np.degrees(np.arctan(a))), int(inl.sum()), float(span), float(a), float((c - cy) / T), float(curv)
 
 
-def waistband_series(strips, xy_px, model, frames=None, max_gap=3, min_span=0.3, **kw):
+def waistband_series(strips, xy_px, model, frames=None, max_gap=3, min_span=0.3, exclude=None, **kw):
     """waistband_angle over frames in order, each frame's search narrowed around the last good fit
     (within max_gap frames). Returns (n, 5) array."""
     n = len(strips)
@@ -243,12 +286,13 @@ def waistband_series(strips, xy_px, model, frames=None, max_gap=3, min_span=0.3,
     last, last_i = None, -10**9
     for i in (range(n) if frames is None else frames):
         prior = last if i - last_i <= max_gap else None
-        r = waistband_angle(strips[i], xy_px[i], model, prior=prior, **kw)
+        ex = None if exclude is None else exclude[i]
+        r = waistband_angle(strips[i], xy_px[i], model, prior=prior, exclude=ex, **kw)
         if prior is not None and not (np.isfinite(r[0]) and r[2] >= min_span):
-            r = waistband_angle(strips[i], xy_px[i], model, **kw)
+            r = waistband_angle(strips[i], xy_px[i], model, exclude=ex, **kw)
         out[i] = r
         if np.isfinite(r[0]) and r[2] >= min_span:
-            last, last_i = (r[3], r[4]), i
+            last, last_i = (r[3], r[4], r[5]), i
     return out
 
 
@@ -282,6 +326,23 @@ def hip_line_obliquity_deg(xy_px: np.ndarray) -> np.ndarray:
     return np.degrees(np.arctan2(dy, dx))
 
 
+def free_thigh_columns(xy_px, baseline, stance, ratio=0.8, halfwidth=0.25):
+    """Per frame, the image columns [x0, x1] the free thigh may cover at waist height: where the
+    free thigh is raised toward the camera (its image hip→knee length below ``ratio`` × its
+    standing length), the columns spanned by its hip and knee points ± ``halfwidth`` torso
+    lengths; NaN elsewhere."""
+    fh, fk = (RH, LM["right_knee"]) if stance == "left" else (LH, LM["left_knee"])
+    thigh = np.linalg.norm(xy_px[:, fk] - xy_px[:, fh], axis=-1)
+    t0 = np.nanmedian(thigh[baseline]) if np.isfinite(thigh[baseline]).any() else np.nan
+    _, T = _torso(xy_px)
+    raised = thigh < ratio * t0
+    x0 = np.fmin(xy_px[:, fh, 0], xy_px[:, fk, 0]) - halfwidth * T
+    x1 = np.fmax(xy_px[:, fh, 0], xy_px[:, fk, 0]) + halfwidth * T
+    out = np.full((len(xy_px), 2), np.nan)
+    out[raised] = np.column_stack([x0, x1])[raised]
+    return out
+
+
 REFUSALS = ("", "no_pose", "no_pixels", "no_band_model", "not_frontal", "hips_hidden", "short_fit", "jump")
 
 
@@ -301,7 +362,7 @@ class PelvicDrop:
 def pelvic_drop(xy_px: np.ndarray, visibility: np.ndarray, strips, baseline: slice, stance: str, *,
                 max_cost: float = 0.8, min_span: float = 0.3, smooth_frames: int = 4,
                 max_jump_deg: float = 2.0, min_visibility: float = 0.5,
-                min_width_ratio: float = 0.35) -> PelvicDrop:
+                min_width_ratio: float = 0.35, thigh_ratio: float = 0.0, thigh_halfwidth: float = 0.25) -> PelvicDrop:
     """Per-frame pelvic obliquity and pelvic drop from the waistband line.
 
     Inputs: ``xy_px`` (n, 33, 2) MediaPipe landmarks in pixels (NaN rows where nobody was found),
@@ -336,7 +397,8 @@ def pelvic_drop(xy_px: np.ndarray, visibility: np.ndarray, strips, baseline: sli
     if model is None:
         refused[refused == ""] = "no_band_model"
     else:
-        fit = waistband_series(strips, xy_px, model, max_cost=max_cost, min_span=min_span)
+        exclude = free_thigh_columns(xy_px, baseline, stance, thigh_ratio, thigh_halfwidth) if thigh_ratio > 0 else None
+        fit = waistband_series(strips, xy_px, model, max_cost=max_cost, min_span=min_span, exclude=exclude)
     _, T = _torso(xy_px)
     width = (np.abs(xy_px[:, LH, 0] - xy_px[:, RH, 0]) + np.abs(xy_px[:, LS, 0] - xy_px[:, RS, 0])) / np.where(T > 0, T, np.nan)
     refused[(refused == "") & ~(width >= min_width_ratio)] = "not_frontal"
