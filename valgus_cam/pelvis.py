@@ -343,7 +343,7 @@ def free_thigh_columns(xy_px, baseline, stance, ratio=0.8, halfwidth=0.25):
     return out
 
 
-REFUSALS = ("", "no_pose", "no_pixels", "no_band_model", "not_frontal", "hips_hidden", "short_fit", "jump")
+REFUSALS = ("", "no_pose", "no_pixels", "no_band_model", "not_frontal", "hips_hidden", "short_fit", "sparse_fit", "jump")
 
 
 @dataclass(slots=True)
@@ -362,7 +362,8 @@ class PelvicDrop:
 def pelvic_drop(xy_px: np.ndarray, visibility: np.ndarray, strips, baseline: slice, stance: str, *,
                 max_cost: float = 0.8, min_span: float = 0.3, smooth_frames: int = 4,
                 max_jump_deg: float = 2.0, min_visibility: float = 0.5,
-                min_width_ratio: float = 0.35, thigh_ratio: float = 0.0, thigh_halfwidth: float = 0.25) -> PelvicDrop:
+                min_width_ratio: float = 0.35, min_density: float = 0.5, thigh_ratio: float = 0.0,
+                thigh_halfwidth: float = 0.25) -> PelvicDrop:
     """Per-frame pelvic obliquity and pelvic drop from the waistband line.
 
     Inputs: ``xy_px`` (n, 33, 2) MediaPipe landmarks in pixels (NaN rows where nobody was found),
@@ -405,6 +406,8 @@ def pelvic_drop(xy_px: np.ndarray, visibility: np.ndarray, strips, baseline: sli
     vis_ok = (visibility[:, LH] >= min_visibility) & (visibility[:, RH] >= min_visibility)
     refused[(refused == "") & ~vis_ok] = "hips_hidden"
     refused[(refused == "") & ~(np.isfinite(fit[:, 0]) & (fit[:, 2] >= min_span))] = "short_fit"
+    density = fit[:, 1] / np.fmax(fit[:, 2] * T, 1.0)  # matching columns per column of the fitted span
+    refused[(refused == "") & ~(density >= min_density)] = "sparse_fit"
     raw = np.where(refused == "", -facing(xy_px) * fit[:, 0], np.nan)
     med = _running_median(raw, smooth_frames)
     jump = np.isfinite(raw) & ~(np.abs(raw - med) <= max_jump_deg)
