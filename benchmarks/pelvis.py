@@ -12,6 +12,8 @@ video decoded once to cut the per-frame waist crops (pelvis.crop_waist), the sta
   points (the old cue) for comparison. (Our obliquity is relative to our baseline and the truth's
   drop to its own, so this is the per-frame obliquity change; the band's absolute angle differs
   from the hip-joint line by a per-clip constant, reported as "abs. offset".)
+* absolute obliquity (the band's image tilt, + = left side higher, no baseline subtracted) vs
+  ``pelvis_obliquity_2d``: adds the per-clip band-vs-hip-line offset;
 * per rep: peak drop (pelvis.rep_peak_drop) vs ``pelvic_drop_2d_peak``; coverage (reps with a
   value); verdict "drop > 10°" agreement with the truth's peak > 10°;
 * hip drift (pelvis.hip_drift, cm through the clip's true body height as a user would type it)
@@ -20,7 +22,14 @@ video decoded once to cut the per-frame waist crops (pelvis.crop_waist), the sta
   per-rep peak.
 Groups: all, |camera yaw|, arm position, free leg front/back.
 
-    python benchmarks/pelvis.py [--cache ../cache/full] [--clips dev2_001 ...] [--per-clip]
+Real footage (``--multiview``): the four synchronised views of ../shared/clips/
+multiview_singleleg_balance_cam0{1..4}__pose2sim.mp4 (60 fps, 100 frames; no truth). Baseline =
+frames 0-9 in every view (the person stands still only at the start; a large whole-body lean
+follows); per view: obliquity change (+ = subject's left higher, so no stance side is needed)
+over frames 0-19 (max |value|, SD, share measured); for each pair of views the median absolute
+difference of the obliquity change over the frames both measure, band and MediaPipe hip points.
+
+    python benchmarks/pelvis.py [--cache ../cache/full] [--clips dev2_001 ...] [--per-clip] [--multiview [--multiview-cache DIR]]
 """
 
 from __future__ import annotations
@@ -64,13 +73,16 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=None, help="folder of landmark CSVs (written if absent)")
     ap.add_argument("--clips", nargs="*", default=None, help="clip id prefixes (default: all single-leg)")
     ap.add_argument("--per-clip", action="store_true", help="print a line per clip and per rep")
+    ap.add_argument("--multiview", action="store_true", help="also the real 4-view balance clips (no truth)")
+    ap.add_argument("--multiview-cache", type=Path, default=None,
+                    help="folder of landmark CSVs for the real clips (kept apart from the synthetic cache)")
     args = ap.parse_args()
     if "VALGUS_CAM_MODEL_DIR" not in os.environ and (ROOT.parent / "shared" / "models").is_dir():
         os.environ["VALGUS_CAM_MODEL_DIR"] = str(ROOT.parent / "shared" / "models")
     model = resolve_model(args.model)
     manifest = json.loads((SYNTHETIC2 / "manifest.json").read_text())
 
-    frame_err, mp_err, drift_err, drift_leg_err = Errors(), Errors(), Errors(), Errors()
+    frame_err, mp_err, drift_err, drift_leg_err, abs_err = Errors(), Errors(), Errors(), Errors(), Errors()
     peak_err, drift_peak_err = Errors(), Errors()
     refusals = defaultdict(lambda: defaultdict(int))
     verdict = defaultdict(lambda: [0, 0, 0])  # agree, measured reps, all reps
@@ -110,6 +122,7 @@ def main() -> None:
         groups = ("all", yaw, f"arms {clip['arms']}", f"free leg {clip['free_leg']}")
         for grp in groups:
             frame_err.add(grp, res.drop_deg[:n][in_rep], gt_drop[in_rep])
+            abs_err.add(grp, res.obliquity_deg[:n][in_rep], gt_obl[in_rep])
             mp_err.add(grp, mp_drop[:n][in_rep], gt_drop[in_rep])
             drift_err.add(grp, drift.drift_cm[:n][in_rep], 100 * true_drift_m[in_rep])
             drift_leg_err.add(grp, 100 * drift.drift_leg[:n][in_rep], 100 * true_drift_m[in_rep] / leg_m)
@@ -145,6 +158,9 @@ def main() -> None:
     print("\npelvic drop per frame (waistband), rep frames, vs pelvic_drop_2d (deg)")
     for k in keys:
         print(f"  {k:16s} {frame_err.row(k)}")
+    print("\nabsolute pelvic obliquity per frame (waistband, no baseline), rep frames, vs pelvis_obliquity_2d (deg)")
+    for k in keys:
+        print(f"  {k:16s} {abs_err.row(k)}")
     print("\npelvic drop per frame (MediaPipe hip points, for comparison)")
     for k in keys:
         print(f"  {k:16s} {mp_err.row(k)}")
@@ -165,6 +181,35 @@ def main() -> None:
     print("\nhip drift per-rep peak (max toward the stance side), cm")
     for k in keys:
         print(f"  {k:16s} {drift_peak_err.row(k)}")
+    if args.multiview:
+        multiview(model, args.multiview_cache)
+
+
+def multiview(model: Path, cache: Path | None) -> None:
+    clips = ROOT.parent / "shared" / "clips"
+    base = slice(0, 10)
+    band, hips = {}, {}
+    print("\nreal 4-view single-leg balance clip (60 fps): obliquity change from frames 0-9, + = left higher")
+    for i in range(1, 5):
+        video = clips / f"multiview_singleleg_balance_cam0{i}__pose2sim.mp4"
+        s = landmarks_for(video, model, cache)
+        strips = strips_for(video, s.xy_px)
+        res = P.pelvic_drop(s.xy_px, s.visibility, strips, base, "left")  # stance left: drop = obliquity change
+        band[i] = res.drop_deg
+        h = P.hip_line_obliquity_deg(s.xy_px)
+        hips[i] = h - np.nanmedian(h[base])
+        still = band[i][:20]
+        facing = "front" if P.facing(s.xy_px) > 0 else "back"
+        print(f"  cam{i} ({facing}) frames 0-9: band max |change| {np.nanmax(np.abs(band[i][:10])):4.1f} "
+              f"(MediaPipe hips {np.nanmax(np.abs(hips[i][:10])):4.1f}); frames 0-19: band measured {np.isfinite(still).mean():4.0%} max |change| "
+              f"{np.nanmax(np.abs(still)):4.1f} SD {np.nanstd(still):3.1f}; MediaPipe hips max |change| "
+              f"{np.nanmax(np.abs(hips[i][:20])):4.1f} SD {np.nanstd(hips[i][:20]):3.1f}; whole clip: band measured "
+              f"{np.isfinite(band[i]).mean():4.0%}, range {np.nanmin(band[i]):+.0f}..{np.nanmax(band[i]):+.0f}")
+    for a in range(1, 5):
+        for b in range(a + 1, 5):
+            d, dh = band[a] - band[b], hips[a] - hips[b]
+            print(f"  cam{a} vs cam{b}: band |difference| median {np.nanmedian(np.abs(d)):4.1f} (n={np.isfinite(d).sum():3d}), "
+                  f"MediaPipe hips {np.nanmedian(np.abs(dh)):4.1f}")
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ def test_a_rotated_frame_reads_the_rotation(clip_run, angle_deg):
 
 
 def test_refuses_without_pixels_or_without_a_band(clip_run):
-    s, gt = clip_run["s"], clip_run["gt"]
+    s = clip_run["s"]
     n = len(s.xy_px)
     none = P.pelvic_drop(s.xy_px, s.visibility, [None] * n, clip_run["base"], "left")
     assert np.all(np.isnan(none.drop_deg)) and set(none.refused) == {"no_pixels"}

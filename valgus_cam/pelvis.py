@@ -4,32 +4,38 @@ Pure functions: landmark arrays (MediaPipe Pose, pixel coordinates as in :mod:`v
 and small per-frame image crops in, per-frame arrays out. No I/O, no MediaPipe call.
 
 Why a waistband: MediaPipe's two hip points do not follow the pelvis in single-leg squats (they
-slide with the lifted thigh and the hands; on ../shared/synthetic2 they give 3-10° MAE per clip
-against the truth's hip-joint line, see benchmarks/pelvis.py). The top of the shorts / tights sits
+slide with the lifted thigh and the hands; on ../shared/synthetic2's single-leg reps their line
+is 6.9° MAE from the truth's hip-joint line, bias −6.8°: see benchmarks/pelvis.py, docs/pelvis.md). The top of the shorts / tights sits
 on the iliac crests, so its image line tilts with the pelvis (in the synthetic2 renders a 10° drop
 tilts the band by ~10°). The cue is learned per clip from the standing baseline: the strongest
 horizontal colour edge in the band 0-0.4 torso lengths above MediaPipe's mid-hip, and the colour
-profile across it (9 Lab samples over ±0.08 torso lengths); in every frame each image column is
-matched against that profile, and a RANSAC line through the matching columns is the band.
+profile across it (9 Lab samples over ±0.08 torso lengths, lightness at half weight); in every
+frame each image column is matched against that profile (search narrowed around the last good
+fit), and a RANSAC line through the matching columns is the band.
 
 Conventions (the same as the ground truth of ../shared/synthetic, ``pelvis_obliquity_2d`` and
 ``pelvic_drop_2d``):
 * obliquity (deg): tilt of the band line in the image, + = subject's left side higher (image y
   points down), whether the person faces the camera or not (the facing comes from the hip points);
 * pelvic drop (deg): obliquity minus its median over the standing baseline, signed + = the free
-  (non-stance) side lower (Trendelenburg sign). A drop above 10° is the limit used in this project
-  (a positive Trendelenburg / "pelvic drop" in single-leg squat screening is usually called at a
-  visible drop of the free side; 2D single-leg-squat studies report contralateral pelvic drop of
-  ~5-10° in healthy adults, e.g. Munro et al. 2012 J Sport Rehabil, Herrington & Munro 2010);
+  (non-stance) side lower: the pelvis dropping on the unsupported side, the Trendelenburg sign
+  (Trendelenburg 1895). The verdict limit is this project's 10° (``DROP_LIMIT_DEG``, the value
+  named in issue 16); no literature cut-off for 2D video was verified here, treat it as a setting;
 * hip drift: sideways shift of MediaPipe's mid-hip relative to the stance ankle, change from the
   baseline, + = toward the stance side (the hips travelling out over / past the stance foot), in
   standing leg lengths (stance hip→ankle, image) and, when the person's height is known, in cm
-  (leg length = 0.491 × height: hip-joint centre to ankle, Drillis & Contini 1966 / Winter).
+  (leg length = 0.491 × height: greater trochanter 0.530 H − ankle 0.039 H, the segment
+  proportions of Drillis & Contini 1966 as tabulated in Winter, Biomechanics and Motor Control of
+  Human Movement).
 
-Trust gate: a frame's drop is NaN (never a guess) when the band model could not be learned at the
-baseline, the fitted line spans less than ``min_span`` torso lengths of matching columns, the
-person is not seen from the front (hip+shoulder width / torso length < 0.35), the hips are not
-visible, or the frame's value jumps more than ``max_jump_deg`` from its ±K-frame running median.
+Trust gate: a frame's drop is NaN (never a guess), with the reason in ``PelvicDrop.refused``, when
+there is no pose or no crop, the band model could not be learned at the baseline, the person is
+not seen from the front (hip+shoulder width / torso length < 0.35), the hips are not visible, the
+fitted line spans less than ``min_span`` (0.3) torso lengths of matching columns or fewer than half
+the columns inside that span match (``sparse_fit``), or the frame's value is more than
+``max_jump_deg`` (2°) from the running median over ±4 frames. It does NOT catch a clean two-colour
+edge that is not on the pelvis (a shirt hem over the waistband: clip dev2_001 reads −5° off with
+98% coverage), see docs/pelvis.md.
 
 Pixels needed at analysis time: per frame, the image crop :func:`crop_waist` returns (an
 axis-aligned box around MediaPipe's mid-hip: ±0.65 torso lengths wide, 0.75 above to 0.25 below,
@@ -51,7 +57,7 @@ LH, RH, LS, RS = LM["left_hip"], LM["right_hip"], LM["left_shoulder"], LM["right
 LA, RA = LM["left_ankle"], LM["right_ankle"]
 
 DROP_LIMIT_DEG = 10.0  # pelvic-drop verdict limit (see module docstring)
-LEG_LENGTH_PER_HEIGHT = 0.491  # hip joint centre → ankle joint centre over stature (Drillis & Contini)
+LEG_LENGTH_PER_HEIGHT = 0.491  # hip → ankle over stature (Drillis & Contini 1966, via Winter)
 
 
 @dataclass(frozen=True, slots=True)
