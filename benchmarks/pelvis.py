@@ -86,6 +86,8 @@ def main() -> None:
     peak_err, drift_peak_err = Errors(), Errors()
     refusals = defaultdict(lambda: defaultdict(int))
     verdict = defaultdict(lambda: [0, 0, 0])  # agree, measured reps, all reps
+    confusion = defaultdict(int)  # all groups together: (truth above, measured above) on measured reps
+    truth_above = []
     offsets = []
     for clip in manifest["clips"]:
         cid = clip["clip_id"]
@@ -144,6 +146,9 @@ def main() -> None:
                     v[1] += 1
                     v[0] += int((pk > P.DROP_LIMIT_DEG) == (tp > P.DROP_LIMIT_DEG))
             lines.append(f"{pk:+5.1f}/{tp:+5.1f}")
+            truth_above.append(tp > P.DROP_LIMIT_DEG)
+            if np.isfinite(pk):
+                confusion[(tp > P.DROP_LIMIT_DEG, pk > P.DROP_LIMIT_DEG)] += 1
         if args.per_clip:
             e = res.drop_deg[:n][in_rep] - gt_drop[in_rep]
             print(f"  {cid:22s} yaw {clip['yaw_deg']:+4.0f} {clip['arms']:8s} free {clip['free_leg']:5s} "
@@ -172,6 +177,10 @@ def main() -> None:
         a, meas, tot = verdict[k]
         agree = f"{a}/{meas} = {a / meas:4.0%}" if meas else "-"
         print(f"  {k:16s} {peak_err.row(k)}  coverage {meas}/{tot}  verdict agrees {agree}")
+    print(f"  measured reps: truth above & measured above {confusion[(True, True)]}, truth above & measured below "
+          f"{confusion[(True, False)]}, truth below & measured above {confusion[(False, True)]}, both below "
+          f"{confusion[(False, False)]}; reps with truth above the limit: {sum(truth_above)}/{len(truth_above)} "
+          f"(a verdict that always passes agrees on {len(truth_above) - sum(truth_above)}/{len(truth_above)})")
     print("\nhip drift per frame (rep frames) vs truth, cm (user's height given)")
     for k in keys:
         print(f"  {k:16s} {drift_err.row(k)}")
