@@ -63,11 +63,12 @@ LEG_LENGTH_PER_HEIGHT = 0.491  # hip → ankle over stature (Drillis & Contini 1
 @dataclass(frozen=True, slots=True)
 class WaistStrip:
     """A crop of one frame around the waist: ``image`` (BGR uint8) whose top-left pixel is at
-    (x0, y0) of the full frame."""
+    (x0, y0) of the full frame; crop pixel (u, v) is frame pixel (x0 + u / scale, y0 + v / scale)."""
 
     image: np.ndarray
     x0: int
     y0: int
+    scale: float = 1.0  # crop pixels per frame pixel (< 1 when crop_waist shrank it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,15 +103,23 @@ def waist_box(xy_frame: np.ndarray, image_wh) -> tuple[int, int, int, int] | Non
     return x0, y0, x1, y1
 
 
-def crop_waist(frame_bgr: np.ndarray, xy_frame: np.ndarray) -> WaistStrip | None:
+def crop_waist(frame_bgr: np.ndarray, xy_frame: np.ndarray, max_torso_px: float | None = None) -> WaistStrip | None:
     """The per-frame pixels the waistband cue needs (call during the pose pass, with that frame's
-    ``Pose.xy_px``). None when nobody is detected."""
+    ``Pose.xy_px``). None when nobody is detected. ``max_torso_px``: shrink the crop (INTER_AREA)
+    so that the torso is at most that many pixels long (memory: a 100-px torso is a ≈ 130×100 crop)."""
     h, w = frame_bgr.shape[:2]
     box = waist_box(xy_frame, (w, h))
     if box is None:
         return None
     x0, y0, x1, y1 = box
-    return WaistStrip(np.ascontiguousarray(frame_bgr[y0:y1, x0:x1]), x0, y0)
+    crop = frame_bgr[y0:y1, x0:x1]
+    _, T = _torso(np.asarray(xy_frame, float))
+    if max_torso_px and T > max_torso_px:
+        scale = max_torso_px / T
+        crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
+                          interpolation=cv2.INTER_AREA)
+        return WaistStrip(crop, x0, y0, scale)
+    return WaistStrip(np.ascontiguousarray(crop), x0, y0)
 
 
 L_WEIGHT = 0.5  # weight of lightness against the two chroma channels (shading changes lightness; 1.0: 80% of rep frames kept, 0.5: 91%)
@@ -185,7 +194,8 @@ def _grad_v(lab, d):
 
 def _frame_geom(strip, xy_frame):
     mh, T = _torso(np.asarray(xy_frame, float))
-    return mh[0] - strip.x0, mh[1] - strip.y0, T
+    k = getattr(strip, "scale", 1.0)
+    return (mh[0] - strip.x0) * k, (mh[1] - strip.y0) * k, T * k
 
 
 PROFILE_HALF = 0.08  # template half-height (torso lengths)
@@ -259,7 +269,7 @@ def waistband_angle(strip, xy_frame, model, window=0.2, max_cost=0.8, prior=None
     cost = sum(np.linalg.norm(lab[r0 + k:r1 + k] - p, axis=-1) for k, p in zip(ks, model["profile"]))
     cost /= model["contrast"]
     if exclude is not None and np.all(np.isfinite(exclude)):  # image columns [x0, x1] not to use
-        cols = np.arange(cost.shape[1]) + strip.x0
+        cols = np.arange(cost.shape[1]) / strip.scale + strip.x0
         cost[:, (cols >= exclude[0]) & (cols <= exclude[1])] = np.inf
     if prior is not None:  # (slope, offset at the mid-hip in torso lengths, curvature × T) of a recent fit
         xcol = np.arange(cost.shape[1]) - cx
