@@ -32,7 +32,9 @@ Trust gate: a frame's drop is NaN (never a guess), with the reason in ``PelvicDr
 there is no pose or no crop, the band model could not be learned at the baseline, the person is
 not seen from the front (hip+shoulder width / torso length < 0.35), the hips are not visible, the
 fitted line spans less than ``min_span`` (0.3) torso lengths of matching columns or fewer than half
-the columns inside that span match (``sparse_fit``), or the frame's value is more than
+the columns inside that span match (``sparse_fit``), the band sits more than ``max_shift`` (0.1)
+torso lengths higher or lower under the mid-hip than it did when standing (``band_moved``: what
+is found is most likely the lifted thigh's contour or a hem, not the band), or the frame's value is more than
 ``max_jump_deg`` (2°) from the running median over ±4 frames. It does NOT catch a clean two-colour
 edge that is not on the pelvis (a shirt hem over the waistband: clip dev2_001 reads −5° off with
 98% coverage), see docs/pelvis.md.
@@ -359,7 +361,7 @@ def free_thigh_columns(xy_px, baseline, stance, ratio=0.8, halfwidth=0.25):
     return out
 
 
-REFUSALS = ("", "no_pose", "no_pixels", "no_band_model", "not_frontal", "hips_hidden", "short_fit", "sparse_fit", "jump")
+REFUSALS = ("", "no_pose", "no_pixels", "no_band_model", "not_frontal", "hips_hidden", "short_fit", "sparse_fit", "band_moved", "jump")
 
 
 @dataclass(slots=True)
@@ -378,7 +380,8 @@ class PelvicDrop:
 def pelvic_drop(xy_px: np.ndarray, visibility: np.ndarray, strips, baseline: slice, stance: str, *,
                 max_cost: float = 0.8, min_span: float = 0.3, smooth_frames: int = 4,
                 max_jump_deg: float = 2.0, min_visibility: float = 0.5,
-                min_width_ratio: float = 0.35, min_density: float = 0.5, thigh_ratio: float = 0.0,
+                min_width_ratio: float = 0.35, min_density: float = 0.5, max_shift: float = 0.1,
+                thigh_ratio: float = 0.0,
                 thigh_halfwidth: float = 0.25) -> PelvicDrop:
     """Per-frame pelvic obliquity and pelvic drop from the waistband line.
 
@@ -389,9 +392,12 @@ def pelvic_drop(xy_px: np.ndarray, visibility: np.ndarray, strips, baseline: sli
 
     Steps: learn the band (:func:`learn_waistband`) on ≤ 7 frames spread over the baseline; match
     it in every frame (search narrowed around the last good fit); keep fits spanning ≥ ``min_span``
-    torso lengths; obliquity = −facing × atan(slope); a running median over ±``smooth_frames``
-    frames; frames further than ``max_jump_deg`` from it are refused; drop = ± (obliquity − its
-    baseline median). Returns :class:`PelvicDrop` (degrees; + = free side lower).
+    torso lengths with ≥ ``min_density`` of that span's columns matching and the band within
+    ``max_shift`` torso lengths of its standing height under the mid-hip; obliquity = −facing ×
+    atan(slope); a running median over ±``smooth_frames`` frames; frames further than
+    ``max_jump_deg`` from it are refused; drop = ± (obliquity − its baseline median). Returns
+    :class:`PelvicDrop` (degrees; + = free side lower). ``thigh_ratio`` > 0 turns on the (not
+    helpful, see docs/pelvis.md) exclusion of the columns a raised free thigh covers.
     """
     xy_px = np.asarray(xy_px, float)
     visibility = np.asarray(visibility, float)
@@ -424,6 +430,8 @@ def pelvic_drop(xy_px: np.ndarray, visibility: np.ndarray, strips, baseline: sli
     refused[(refused == "") & ~(np.isfinite(fit[:, 0]) & (fit[:, 2] >= min_span))] = "short_fit"
     density = fit[:, 1] / np.fmax(fit[:, 2] * T, 1.0)  # matching columns per column of the fitted span
     refused[(refused == "") & ~(density >= min_density)] = "sparse_fit"
+    if model is not None:  # the band far from where it sat under the mid-hip when standing
+        refused[(refused == "") & ~(np.abs(fit[:, 4] - model.offset) <= max_shift)] = "band_moved"
     raw = np.where(refused == "", -facing(xy_px) * fit[:, 0], np.nan)
     med = _running_median(raw, smooth_frames)
     jump = np.isfinite(raw) & ~(np.abs(raw - med) <= max_jump_deg)
