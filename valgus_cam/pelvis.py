@@ -81,9 +81,6 @@ class WaistbandModel:
     profile: np.ndarray  # (PROFILE_N, 3) Lab colours across the edge, top to bottom
     contrast: float  # sum of |profile - its mean|: the cost's unit
 
-    def __getitem__(self, key):  # dict-style access used by the matching code
-        return getattr(self, key)
-
 
 def _torso(xy: np.ndarray):
     mh = (xy[..., LH, :] + xy[..., RH, :]) / 2
@@ -124,7 +121,7 @@ def crop_waist(frame_bgr: np.ndarray, xy_frame: np.ndarray, max_torso_px: float 
     return WaistStrip(np.ascontiguousarray(crop), x0, y0)
 
 
-L_WEIGHT = 0.5  # weight of lightness against the two chroma channels (shading changes lightness; 1.0: 80% of rep frames kept, 0.5: 91%)
+L_WEIGHT = 0.5  # lightness weight against the two chroma channels (shading changes lightness; docs/pelvis.md)
 
 
 def _lab(img):
@@ -259,7 +256,7 @@ def waistband_angle(strip, xy_frame, model, window=0.2, max_cost=0.8, prior=None
     lab = _lab(strip.image)
     d = max(2, int(round(0.02 * T)))
     H = lab.shape[0]
-    yp = cy + model["offset"] * T
+    yp = cy + model.offset * T
     r0, r1 = int(max(d, yp - window * T)), int(min(H - d, yp + window * T))
     if r1 - r0 < 3:
         return NOFIT
@@ -268,8 +265,8 @@ def waistband_angle(strip, xy_frame, model, window=0.2, max_cost=0.8, prior=None
         r0, r1 = max(r0, -ks[0]), min(r1, H - ks[-1])
         if r1 - r0 < 3:
             return NOFIT
-    cost = sum(np.linalg.norm(lab[r0 + k:r1 + k] - p, axis=-1) for k, p in zip(ks, model["profile"]))
-    cost /= model["contrast"]
+    cost = sum(np.linalg.norm(lab[r0 + k:r1 + k] - p, axis=-1) for k, p in zip(ks, model.profile))
+    cost /= model.contrast
     if exclude is not None and np.all(np.isfinite(exclude)):  # image columns [x0, x1] not to use
         cols = np.arange(cost.shape[1]) / strip.scale + strip.x0
         cost[:, (cols >= exclude[0]) & (cols <= exclude[1])] = np.inf
