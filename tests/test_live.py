@@ -75,7 +75,8 @@ def test_recording_files(recorded, analyzed_lite):
     result, out = recorded
     ref = analyzed_lite(synthetic("dev_003_double.mp4"))
     names = {p.name for p in result.files}
-    assert names == {"raw.avi", "annotated.avi", "landmarks.csv", "frames.csv", "reps.json", "summary.txt"}
+    assert names == {"raw.avi", "annotated.avi", "annotated.mp4", "landmarks.csv", "frames.csv", "reps.json",
+                     "summary.txt"}
     # reps.json: analyze's schema, analyze's numbers
     doc = json.loads((out / "reps.json").read_text())
     assert doc.keys() == ref.document.keys()
@@ -102,6 +103,16 @@ def test_recording_files(recorded, analyzed_lite):
     ann = cv2.VideoCapture(str(out / "annotated.avi"))
     ok, img = ann.read()
     assert ok and img.shape[1] == 1280 and img.shape[0] > 720  # camera picture + status bar
+    # at the end, annotated.avi converted to H.264: a playable annotated.mp4 with every frame of raw.avi
+    import av
+
+    with av.open(str(out / "annotated.mp4")) as c:
+        st = c.streams.video[0]
+        assert (st.codec_context.name, st.codec_context.pix_fmt) == ("h264", "yuv420p")
+        mp4 = [f.to_ndarray(format="bgr24") for f in c.decode(st)]
+    assert len(mp4) == _frames_in(out / "raw.avi") == n
+    assert mp4[0].shape[1] == 1280 and mp4[0].shape[0] >= img.shape[0]  # yuv420p: an odd height gets a row
+    assert np.abs(mp4[0][:img.shape[0]].astype(int) - img).mean() < 4  # the same picture (two lossy codecs)
     # landmarks.csv re-analyses to the same reps
     table = read_landmarks_csv(out / "landmarks.csv")
     assert len(table.frame) == n
