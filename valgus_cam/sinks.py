@@ -177,8 +177,9 @@ def write_frames_csv(f: IO[str], frame_index: np.ndarray, measures) -> None:
 
 
 # H.264 settings of annotated.mp4 (benchmarks/throughput.py measures them against OpenCV's mp4v):
-# x264's "veryfast" preset at its default quality (CRF 23) is ~6x smaller than mp4v at about the
-# same CPU per frame; one encoder thread, as the encoding runs beside the pose model on few cores
+# x264's "veryfast" preset at its default quality (CRF 23) makes files 3.3-6.4x smaller than mp4v
+# on the shared clips, for about twice mp4v's encoding time per frame ("ultrafast": as fast as mp4v,
+# only 1.6x smaller); one encoder thread, as it runs beside the pose model on few cores
 H264_PRESET = "veryfast"
 H264_CRF = 23
 H264_THREADS = 1
