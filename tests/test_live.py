@@ -291,3 +291,17 @@ def test_window_under_xvfb_keys_and_screenshot(xvfb, tmp_path, lite_model):
     assert {"raw.avi", "annotated.avi", "reps.json", "summary.txt"} <= {p.name for p in rec.iterdir()}
     if os.environ.get("VALGUS_CAM_SHOTS"):  # for looking at it: the window as the user saw it
         cv2.imwrite(str(Path(os.environ["VALGUS_CAM_SHOTS"]) / "live_window.png"), img)
+
+
+def test_recording_without_an_h264_encoder_keeps_the_avi(tmp_path, lite_model, monkeypatch):
+    """No PyAV: the session is saved as always, annotated.mp4 is not written, one warning line says
+    why, annotated.avi stays."""
+    monkeypatch.setitem(sys.modules, "av", None)  # import av → ImportError
+    lines = []
+    opts = LiveOptions(camera=str(SAMPLE), headless=True, sound=False, record=tmp_path / "rec")
+    result = run_live(opts, model_path=lite_model, out=lines.append)
+    names = {p.name for p in result.files}
+    assert "annotated.mp4" not in names and {"raw.avi", "annotated.avi", "reps.json", "summary.txt"} <= names
+    warnings = [x for x in lines if x.startswith("warning:")]
+    assert len(warnings) == 1 and "no H.264 encoder" in warnings[0] and "pip install av" in warnings[0]
+    assert not list((tmp_path / "rec").glob(".annotated*"))  # no temporary file left
