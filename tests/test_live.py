@@ -178,6 +178,20 @@ def test_camera_that_stops_delivering_ends_the_session_cleanly(tmp_path, lite_mo
     assert _frames_in(tmp_path / "rec" / "raw.avi") == 256
 
 
+def test_recording_without_an_h264_encoder_keeps_the_avi(tmp_path, lite_model, monkeypatch):
+    """No PyAV: the session is saved as always, annotated.mp4 is not written, one warning line says
+    why, annotated.avi stays."""
+    monkeypatch.setitem(sys.modules, "av", None)  # import av → ImportError
+    lines = []
+    opts = LiveOptions(camera=str(SAMPLE), headless=True, sound=False, record=tmp_path / "rec")
+    result = run_live(opts, model_path=lite_model, out=lines.append)
+    names = {p.name for p in result.files}
+    assert "annotated.mp4" not in names and {"raw.avi", "annotated.avi", "reps.json", "summary.txt"} <= names
+    warnings = [x for x in lines if x.startswith("warning:")]
+    assert len(warnings) == 1 and "no H.264 encoder" in warnings[0] and "pip install av" in warnings[0]
+    assert not list((tmp_path / "rec").glob(".annotated*"))  # no temporary file left
+
+
 def test_cli_unknown_camera_lists_the_cameras_that_open(tmp_path):
     r = run_cli("live", "--camera", "9", "--headless", "--model", "lite")
     assert r.returncode == 3
@@ -292,16 +306,3 @@ def test_window_under_xvfb_keys_and_screenshot(xvfb, tmp_path, lite_model):
     if os.environ.get("VALGUS_CAM_SHOTS"):  # for looking at it: the window as the user saw it
         cv2.imwrite(str(Path(os.environ["VALGUS_CAM_SHOTS"]) / "live_window.png"), img)
 
-
-def test_recording_without_an_h264_encoder_keeps_the_avi(tmp_path, lite_model, monkeypatch):
-    """No PyAV: the session is saved as always, annotated.mp4 is not written, one warning line says
-    why, annotated.avi stays."""
-    monkeypatch.setitem(sys.modules, "av", None)  # import av → ImportError
-    lines = []
-    opts = LiveOptions(camera=str(SAMPLE), headless=True, sound=False, record=tmp_path / "rec")
-    result = run_live(opts, model_path=lite_model, out=lines.append)
-    names = {p.name for p in result.files}
-    assert "annotated.mp4" not in names and {"raw.avi", "annotated.avi", "reps.json", "summary.txt"} <= names
-    warnings = [x for x in lines if x.startswith("warning:")]
-    assert len(warnings) == 1 and "no H.264 encoder" in warnings[0] and "pip install av" in warnings[0]
-    assert not list((tmp_path / "rec").glob(".annotated*"))  # no temporary file left
