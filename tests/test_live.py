@@ -305,4 +305,3 @@ def test_window_under_xvfb_keys_and_screenshot(xvfb, tmp_path, lite_model):
     assert {"raw.avi", "annotated.avi", "reps.json", "summary.txt"} <= {p.name for p in rec.iterdir()}
     if os.environ.get("VALGUS_CAM_SHOTS"):  # for looking at it: the window as the user saw it
         cv2.imwrite(str(Path(os.environ["VALGUS_CAM_SHOTS"]) / "live_window.png"), img)
-
