@@ -44,6 +44,7 @@ class PageLoad:
     scroll_width_px: int = 0
     viewport_width_px: int = 0
     images: list[dict] = field(default_factory=list)  # [{src_prefix, complete, natural_w, natural_h}]
+    results: list = field(default_factory=list)  # the values of ``load(..., scripts=...)``, in order
 
     @property
     def errors(self) -> list[str]:
@@ -54,7 +55,10 @@ class PageLoad:
                 for e in self.exceptions]
         out += [f"log {e['level']} ({e['source']}): {e['text']}" for e in self.log
                 if e["level"] in ("error", "warning")]
-        out += [f"load failed: {f.get('errorText')}" for f in self.failed]
+        # a <video> with preload="metadata" cancels its request once it has what it needs (ERR_ABORTED,
+        # type Media): not a failure; a missing video file (ERR_FILE_NOT_FOUND) still is
+        out += [f"load failed: {f.get('errorText')}" for f in self.failed
+                if not (f.get("type") == "Media" and f.get("errorText") == "net::ERR_ABORTED")]
         return out
 
 
@@ -130,9 +134,11 @@ class Chromium:
 
     # -- pages
     def load(self, path: str | os.PathLike, *, width: int = 1000, height: int = 800, mobile: bool = False,
-             settle_s: float = 0.5, screenshot: bool = True) -> PageLoad:
+             settle_s: float = 0.5, screenshot: bool = True, scripts: tuple[str, ...] = ()) -> PageLoad:
         """Open ``path`` in a new tab at the given viewport; return what happened and (unless
-        ``screenshot=False``) a full-page screenshot."""
+        ``screenshot=False``) a full-page screenshot. ``scripts``: JavaScript expressions evaluated
+        in the page one after the other once it has loaded (a promise is awaited); their values
+        (JSON-able) are in ``results``."""
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         s = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         try:
@@ -150,13 +156,20 @@ class Chromium:
                     complete: i.complete, natural_w: i.naturalWidth, natural_h: i.naturalHeight}))})"""},
                 session=s)
             info = json.loads(probe["result"]["value"])
+            results = []
+            for expr in scripts:
+                r = self.send("Runtime.evaluate", {"expression": expr, "awaitPromise": True, "returnByValue": True,
+                                                   "userGesture": True}, session=s)
+                if "exceptionDetails" in r:
+                    raise RuntimeError(f"script failed: {r['exceptionDetails']}")
+                results.append(r["result"].get("value"))
             shot = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True},
                              session=s) if screenshot else {"data": ""}
             events = [m for m in self._pending if m.get("sessionId") == s]
         finally:
             self.send("Target.closeTarget", {"targetId": target})
         load = PageLoad(screenshot_png=base64.b64decode(shot["data"]), scroll_width_px=info["sw"],
-                        viewport_width_px=info["vw"], images=info["imgs"])
+                        viewport_width_px=info["vw"], images=info["imgs"], results=results)
         for m in events:
             p = m.get("params", {})
             match m.get("method"):

@@ -321,3 +321,60 @@ def test_dark_box_only_touches_roi():
     A.dark_box(img, -50, -50, -1, -1, 0.5)  # fully outside: no-op
     A.dark_box(img, 90, 90, 500, 500, 0.5)  # clipped
     assert (img[95, 95] == 100).all()
+
+
+# ------------------------------------------------------------------ the annotated video file (sinks.VideoWriterSink)
+
+
+def _probe(path):
+    av = pytest.importorskip("av")
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        n = sum(1 for _ in c.decode(s))
+        return s.codec_context.name, s.codec_context.pix_fmt, (s.width, s.height), n, s.average_rate
+
+
+@pytest.mark.parametrize("wh, fps", [((320, 240), 30.0), ((101, 55), 29.97)])
+def test_video_sink_writes_h264_yuv420p_with_the_index_first(tmp_path, wh, fps):
+    from valgus_cam.sinks import VideoWriterSink
+
+    w, h = wh
+    out = tmp_path / "annotated.mp4"
+    with VideoWriterSink(out, fps, wh) as sink:
+        for i in range(12):
+            img = blank(w, h, 10 + 20 * i)
+            draw_overlay(img, frame(pose(w, h)))
+            sink.write(img)
+    codec, pix, size, n, rate = _probe(out)
+    assert codec == "h264" and pix == "yuv420p" and n == 12
+    assert size == (w + w % 2, h + h % 2)  # yuv420p: an odd size gets one more column / row
+    assert abs(float(rate) - fps) < 0.01
+    head = out.read_bytes()[:64 * 1024]
+    assert head.index(b"moov") < head.index(b"mdat")  # +faststart: the index before the data
+    assert [p.name for p in tmp_path.iterdir()] == ["annotated.mp4"]  # no temporary file left
+
+
+def test_video_sink_discards_on_error_and_keeps_nothing(tmp_path):
+    from valgus_cam.sinks import VideoWriterSink
+
+    with pytest.raises(RuntimeError):
+        with VideoWriterSink(tmp_path / "annotated.mp4", 30, (64, 48)) as sink:
+            sink.write(blank(64, 48))
+            raise RuntimeError("stop")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_h264_encoder_is_one_line_before_any_work(tmp_path, monkeypatch):
+    """Without PyAV: one line naming the package, raised before the pose pass (no landmarks.csv)."""
+    import valgus_cam
+    from valgus_cam.errors import OutputError
+    from valgus_cam.sinks import VideoWriterSink
+
+    monkeypatch.setitem(sys.modules, "av", None)  # import av → ImportError
+    with pytest.raises(OutputError) as e:
+        VideoWriterSink(tmp_path / "a.mp4", 30, (64, 48))
+    assert "no H.264 encoder" in str(e.value) and "pip install av" in str(e.value) and "\n" not in str(e.value)
+    sample = Path(__file__).resolve().parents[1] / "samples" / "sample_single_leg_squat.mp4"
+    with pytest.raises(OutputError, match="no H.264 encoder"):
+        valgus_cam.analyze(sample, out=tmp_path / "o", annotate=True)
+    assert not (tmp_path / "o").exists() or list((tmp_path / "o").iterdir()) == []

@@ -190,6 +190,12 @@ def test_analyze_sample_writes_reps_json_and_annotated_video(tmp_path, lite_mode
     assert "verdict" in res.stdout  # the per-rep table
     assert f"{len(gt['reps'])} rep" in res.stdout
 
+    import av
+
+    with av.open(str(out / "annotated.mp4")) as c:  # H.264 (browsers, phones), yuv420p
+        s = c.streams.video[0]
+        assert (s.codec_context.name, s.codec_context.pix_fmt) == ("h264", "yuv420p")
+        assert sum(1 for _ in c.decode(s)) == gt["n_frames"]
     cap = cv2.VideoCapture(str(out / "annotated.mp4"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == gt["n_frames"]
     assert (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))) == tuple(gt["resolution"])

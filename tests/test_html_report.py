@@ -52,23 +52,32 @@ class _Page(HTMLParser):
 
 
 def assert_self_contained(html: str, base_dir: Path) -> _Page:
-    """No network address anywhere, no script, no external stylesheet or font; every image is a
-    data: URI; every link is relative and points at a file that exists."""
+    """No network address anywhere, no external stylesheet or font; every image is a data: URI;
+    every link is relative and points at a file that exists. The one exception to "everything in
+    the page": the annotated video beside it (a relative <video src> to an existing file), and with
+    it one inline script; without a video, no script."""
     page = _Page(html)
     assert not re.search(r"(?i)\b(https?|ftp|wss?):", html), "the page names a network address"
     assert "//" not in "".join(v for _, a in page.tags for k, v in a.items() if k in ("src", "href") and v
                                and not v.startswith("data:"))
-    assert not [t for t, _ in page.tags if t in ("script", "link", "iframe", "object", "embed")]
+    assert not [t for t, _ in page.tags if t in ("link", "iframe", "object", "embed")]
+    videos = [a for t, a in page.tags if t == "video"]
+    scripts = [a for t, a in page.tags if t == "script"]
+    assert len(videos) <= 1 and len(scripts) == len(videos) and all("src" not in a for a in scripts)
     css = "".join(page.styles)
     assert "@import" not in css and "@font-face" not in css
     assert all(u.startswith("data:") for u in re.findall(r"url\(\s*['\"]?([^)'\"]+)", css))
     for tag, attrs in page.tags:
-        if "src" in attrs:
+        if tag == "video":
+            assert attrs["src"] == "annotated.mp4" and (base_dir / attrs["src"]).is_file(), attrs
+        elif "src" in attrs:
             assert attrs["src"].startswith("data:image/"), (tag, attrs["src"][:40])
         if tag == "a":
             href = attrs.get("href", "")
             assert href and not href.startswith(("/", "file:")), href
-            assert (base_dir / href).exists(), f"link to a missing file: {href}"
+            path, _, fragment = href.partition("#")  # annotated.mp4#t=2.5: the file at that time
+            assert (base_dir / path).exists(), f"link to a missing file: {href}"
+            assert not fragment or re.fullmatch(r"t=\d+\.\d{3}", fragment), href
     return page
 
 
@@ -126,10 +135,10 @@ def batch_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def sample(batch_dir, lite_model):
-    """The real pipeline on the sample, through the API with report=True."""
+    """The real pipeline on the sample, through the API with annotate=True and report=True."""
     import valgus_cam
 
-    r = valgus_cam.analyze(SAMPLE, out=batch_dir / "sample", model=lite_model, report=True)
+    r = valgus_cam.analyze(SAMPLE, out=batch_dir / "sample", model=lite_model, annotate=True, report=True)
     return r, batch_dir / "sample" / "report.html"
 
 
@@ -220,7 +229,22 @@ def test_sample_report_content(sample):
     assert f"Worst rep: rep {doc['summary']['worst_rep']}" in kf and "Best rep: rep" in kf
     # linked files beside the report
     names = {Path(a["href"]).name for t, a in page.tags if t == "a"}
-    assert {"reps.json", "frames.csv", "landmarks.csv"} <= names
+    assert {"reps.json", "frames.csv", "landmarks.csv", "annotated.mp4"} <= names
+    # the annotated video: each rep's number and time seek it to the rep's start, the failed reps
+    # are marked on the timeline, the key frames link to their moment, a speed control
+    fps = r.fps
+    starts = [f"{r.frame_index[x.start_frame] / fps:.3f}" for x in r.analysis.results]
+    for x, t in zip(doc["reps"], starts):
+        assert abs(float(t) - x["start_s"]) < 1.5 / fps
+    table = section(html, "reps")
+    assert re.findall(r'<a class="seek" href="annotated\.mp4#t=([\d.]+)" data-t="\1" title="watch rep \d+">', table) \
+        == starts
+    video = section(html, "video")
+    marks = re.findall(r'<a class="seek chapter (\w+)" href="annotated\.mp4#t=([\d.]+)"', video)
+    assert marks == [(x["verdict"], t) for x, t in zip(doc["reps"], starts)]
+    assert sum(v == "fail" for v, _ in marks) == 3  # every sample rep fails (trunk lean)
+    assert all(f'data-rate="{x}"' in video for x in ("0.25", "0.5", "1"))
+    assert len(re.findall(r"▶ watch this moment", kf)) == 2
 
 
 def test_sample_report_images_decode_and_show_the_data(sample):
@@ -241,7 +265,9 @@ def test_sample_report_images_decode_and_show_the_data(sample):
 
 def test_side_view_report_says_knee_angle_not_measurable(side):
     html = side.read_text(encoding="utf-8")
-    assert_self_contained(html, side.parent)
+    page = assert_self_contained(html, side.parent)
+    # no annotated video written: no video, no script, no seek links (the page as before)
+    assert not [t for t, _ in page.tags if t in ("video", "script")] and 'class="seek' not in html
     assert "Knee angle (FPPA) not measurable in this clip: side view" in html
     assert "filmed in side view" in html  # the verdicts of a side view are flagged as unreliable
     reps = section(html, "reps")
@@ -491,3 +517,46 @@ def test_report_opens_in_chromium(which, browser, sample, side, batch_index, sta
     phone = browser.load(path, width=390, height=800, mobile=True, screenshot=False)
     assert phone.errors == []
     assert phone.scroll_width_px <= 390  # nothing wider than a phone (tables and charts scroll in their box)
+
+
+def test_report_video_plays_and_rep_links_seek_it(browser, sample):
+    """Headless Chromium: the embedded annotated.mp4 (H.264) reaches loadedmetadata with the clip's
+    duration, and clicking a rep's link in the table seeks it to that rep's start; ¼ speed."""
+    r, path = sample
+    n_video = int(r.frame_index[-1]) + 1
+    duration = n_video / r.fps
+    reps = r.analysis.results
+    clicks = [f"""(() => {{ const a = document.querySelectorAll('#reps a.seek[title]')[{k}];
+                  a.click(); return document.getElementById('clip-video').currentTime; }})()"""
+              for k in range(len(reps))]
+    load = browser.load(path, screenshot=False, scripts=(
+        """new Promise(done => { const v = document.getElementById('clip-video');
+             const report = () => done({duration: v.duration, error: v.error && v.error.code});
+             if (v.readyState >= 1) report();
+             v.addEventListener('loadedmetadata', report);
+             v.addEventListener('error', report); })""",
+        *clicks,
+        """(() => { document.querySelector('#video button[data-rate="0.25"]').click();
+                   return document.getElementById('clip-video').playbackRate; })()"""))
+    meta, *seeks, rate = load.results
+    assert meta["error"] is None and abs(meta["duration"] - duration) < 1.0 / r.fps, (meta, duration)
+    for rep, t in zip(reps, seeks):
+        start = r.frame_index[rep.start_frame] / r.fps
+        assert abs(t - start) < 0.002, (rep.index, t, start)
+    assert rate == 0.25
+    assert load.errors == [], load.errors
+
+
+def test_report_without_its_video_still_works(browser, sample, tmp_path):
+    """report.html mailed alone: the video box gives way to a note, the seek links to plain text,
+    the rest of the page is there."""
+    _, path = sample
+    alone = tmp_path / "report.html"
+    alone.write_bytes(path.read_bytes())
+    load = browser.load(alone, screenshot=False, settle_s=1.0, scripts=(
+        """JSON.stringify({player: document.getElementById('video-player').hidden,
+                          note: document.getElementById('video-missing').hidden,
+                          links: document.querySelectorAll('a.seek').length,
+                          reps: document.querySelectorAll('#reps tbody tr').length})""",))
+    assert json.loads(load.results[0]) == {"player": True, "note": False, "links": 0, "reps": 3}
+    assert [e for e in load.errors if "ERR_FILE_NOT_FOUND" not in e] == []

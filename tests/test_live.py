@@ -76,7 +76,8 @@ def test_recording_files(recorded, analyzed_lite):
     result, out = recorded
     ref = analyzed_lite(synthetic("dev2_000_double.mp4"))
     names = {p.name for p in result.files}
-    assert names == {"raw.avi", "annotated.avi", "landmarks.csv", "frames.csv", "reps.json", "summary.txt"}
+    assert names == {"raw.avi", "annotated.avi", "annotated.mp4", "landmarks.csv", "frames.csv", "reps.json",
+                     "summary.txt"}
     # reps.json: analyze's schema, analyze's numbers
     doc = json.loads((out / "reps.json").read_text())
     assert doc.keys() == ref.document.keys()
@@ -103,6 +104,16 @@ def test_recording_files(recorded, analyzed_lite):
     ann = cv2.VideoCapture(str(out / "annotated.avi"))
     ok, img = ann.read()
     assert ok and img.shape[1] == 1280 and img.shape[0] > 720  # camera picture + status bar
+    # at the end, annotated.avi converted to H.264: a playable annotated.mp4 with every frame of raw.avi
+    import av
+
+    with av.open(str(out / "annotated.mp4")) as c:
+        st = c.streams.video[0]
+        assert (st.codec_context.name, st.codec_context.pix_fmt) == ("h264", "yuv420p")
+        mp4 = [f.to_ndarray(format="bgr24") for f in c.decode(st)]
+    assert len(mp4) == _frames_in(out / "raw.avi") == n
+    assert mp4[0].shape[1] == 1280 and mp4[0].shape[0] >= img.shape[0]  # yuv420p: an odd height gets a row
+    assert np.abs(mp4[0][:img.shape[0]].astype(int) - img).mean() < 4  # the same picture (two lossy codecs)
     # landmarks.csv re-analyses to the same reps
     table = read_landmarks_csv(out / "landmarks.csv")
     assert len(table.frame) == n
@@ -166,6 +177,20 @@ def test_camera_that_stops_delivering_ends_the_session_cleanly(tmp_path, lite_mo
     assert "stopped: camera stopped delivering frames" in (tmp_path / "rec" / "summary.txt").read_text()
     # every frame read, the dropped ones too (the first went to CameraSource's open check)
     assert _frames_in(tmp_path / "rec" / "raw.avi") == 256
+
+
+def test_recording_without_an_h264_encoder_keeps_the_avi(tmp_path, lite_model, monkeypatch):
+    """No PyAV: the session is saved as always, annotated.mp4 is not written, one warning line says
+    why, annotated.avi stays."""
+    monkeypatch.setitem(sys.modules, "av", None)  # import av → ImportError
+    lines = []
+    opts = LiveOptions(camera=str(SAMPLE), headless=True, sound=False, record=tmp_path / "rec")
+    result = run_live(opts, model_path=lite_model, out=lines.append)
+    names = {p.name for p in result.files}
+    assert "annotated.mp4" not in names and {"raw.avi", "annotated.avi", "reps.json", "summary.txt"} <= names
+    warnings = [x for x in lines if x.startswith("warning:")]
+    assert len(warnings) == 1 and "no H.264 encoder" in warnings[0] and "pip install av" in warnings[0]
+    assert not list((tmp_path / "rec").glob(".annotated*"))  # no temporary file left
 
 
 def test_cli_unknown_camera_lists_the_cameras_that_open(tmp_path):

@@ -90,6 +90,10 @@ def analyze(path: str | Path, *, out: str | Path | None = None, test: str = "aut
     if thresholds is None:
         thresholds = load_thresholds(config, sex=sex)  # a bad config fails before any work
     out_dir = Path(out) if out is not None else Path("valgus-out") / input_stem(spec)
+    if annotate and write:  # a missing H.264 encoder is said before the pose pass, not after it
+        from .sinks import h264_encoder
+
+        h264_encoder(out_dir / "annotated.mp4")
     files: list[Path] = []
     facts = early = None
     with contextlib.ExitStack() as stack:  # a failure or Ctrl-C discards a half-drawn annotated.mp4

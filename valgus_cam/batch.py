@@ -93,7 +93,9 @@ class Settings:
                 "model": Path(self.model).name if os.sep in self.model else self.model,
                 "model_sha256": self.model_sha256, "test": self.test, "stance": self.stance,
                 "annotate": self.annotate, "report": self.report,
-                "thresholds": self.thresholds.to_dict() if self.thresholds is not None else None}
+                "thresholds": self.thresholds.to_dict() if self.thresholds is not None else None,
+                # annotated.mp4 became H.264 (issue 17): --resume redoes clips annotated in mp4v
+                **({"video": "h264"} if self.annotate else {})}
 
     @property
     def hash(self) -> str:

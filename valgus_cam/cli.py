@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="stance leg of single-leg squats (default: detected); keys l / r / b")
     lv.add_argument("--record", type=Path, default=None, metavar="DIR",
                     help="save raw.avi, annotated.avi, landmarks.csv, frames.csv, reps.json and summary.txt "
-                         "as the session goes, and replay the failed reps at the end")
+                         "as the session goes, annotated.mp4 (H.264) at the end, and replay the failed reps")
     lv.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
                     help="show the picture as a mirror (default: on)")
     lv.add_argument("--headless", action="store_true",

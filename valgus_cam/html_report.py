@@ -1,8 +1,11 @@
 """The HTML report of one analysed clip (``report.html``) and the index page of a batch.
 
 Both pages are self-contained: charts (``plots``) are PNGs and key frames are JPEGs, embedded as
-``data:`` URIs; the CSS is inline; there is no script, no web font, no address on the network.
-Templates are jinja2 (``valgus_cam/templates``, autoescaped). Files are written atomically.
+``data:`` URIs; the CSS is inline; there is no web font, no address on the network. The one thing
+outside the page is ``annotated.mp4`` when it was written beside the report (:func:`video_context`):
+the page then shows it in a ``<video>`` (relative link) with a short inline script (rep links seek
+it, playback speed, the timeline); without it there is no video and no script. Templates are jinja2
+(``valgus_cam/templates``, autoescaped). Files are written atomically.
 
 Entry points::
 
@@ -784,7 +787,46 @@ def clip_context(result: "AnalyzeResult", *, key_frame_width_px: int = 640, gene
     }
     build = {"squat": _squat_context, "standing": _standing_context, "landing": _landing_context}[kind]
     ctx.update(build(result, key_frame_width_px))
+    ctx["video"] = video_context(result, report_dir)
     return ctx
+
+
+def video_context(result: "AnalyzeResult", report_dir: Path | None) -> dict | None:
+    """The annotated video beside the report (None when it was not written): its link relative to
+    the report, its length, and a chapter per rep (hold, landing) with the times to seek to, in the
+    annotated video's own clock (frame *k* at *k* / fps: ``sinks.VideoWriterSink``)."""
+    video = next((p for p in result.files if p.name == "annotated.mp4"), None)
+    if video is None or not video.is_file():
+        return None
+    a, t = result.analysis, result.measures.time_s
+    rate = result.fps if result.fps and math.isfinite(result.fps) and result.fps > 0 else \
+        (1.0 / float(np.median(np.diff(t))) if len(t) > 1 else 30.0)
+
+    def at(position: int) -> float:
+        return round(float(result.frame_index[position]) / rate, 3)
+
+    duration = (float(result.frame_index[-1]) + 1) / rate if len(result.frame_index) else 0.0
+    spans = []  # (index, label, first, key frame, last, verdict)
+    for r in a.records:
+        if a.test == "standing":
+            spans.append((r.index, "hold", r.start_frame, (r.start_frame + r.end_frame) // 2, r.end_frame, r.verdict))
+        elif a.test == "landing":
+            spans.append((r.index, f"landing {r.index}", r.takeoff_frame, r.peak_flexion_frame, r.peak_flexion_frame,
+                          r.verdict))
+        else:
+            spans.append((r.index, f"rep {r.index}", r.start_frame, r.bottom_frame, r.end_frame, r.verdict))
+    chapters = {}
+    for index, label, first, key, last, verdict in spans:
+        start, end = at(first), at(last)
+        icon, word = VERDICT_WORDS.get(verdict, ("?", verdict.upper()))
+        chapters[index] = {
+            "index": index, "label": label, "start": f"{start:.3f}", "key": f"{at(key):.3f}",
+            "key_s": f"{at(key):.1f}", "verdict": verdict, "title": f"{label}: {word}, {start:.1f}–{end:.1f} s",
+            "icon": icon, "left": f"{100 * start / duration:.2f}" if duration else "0",
+            "width": f"{max(100 * (end - start) / duration, 0.8):.2f}" if duration else "0"}
+    href = os.path.relpath(video, report_dir) if report_dir is not None else video.name
+    return {"href": Path(href).as_posix(), "duration": f"{duration:.3f}", "chapters": chapters,
+            "failed": sum(c["verdict"] == "fail" for c in chapters.values())}
 
 
 def _chart_ctx(c) -> dict:

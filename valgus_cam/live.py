@@ -573,14 +573,20 @@ def run_live(opts: LiveOptions, *, model_path: str | os.PathLike | None = None, 
         summary = "\n".join(lines)
         if recorder is not None:
             recorder.close(summary)
+            out(f"writing {recorder.dir / 'annotated.mp4'} (H.264) from annotated.avi ...")
+            try:
+                recorder.write_h264()
+            except OutputError as e:  # the session is saved: the AVI stays, one line says why
+                out(f"warning: {e}")
             result.files = recorder.files
             summary += f"\nfiles in {recorder.dir}/: {', '.join(p.name for p in result.files)}"
         result.summary_text = summary
         if window is not None and recorder is not None and opts.replay and not loop.interrupted \
                 and any(r.verdict == "fail" for r in analyser.reps):
             out("replaying the failed reps in the window (any key: next, q: end)")
-            replay_failed(window, recorder.dir / "annotated.avi", analyser.reps, fps, thresholds=opts.thresholds,
-                          bar=display_wh[1] - H)
+            mp4 = recorder.dir / "annotated.mp4"
+            replay_failed(window, mp4 if mp4.is_file() else recorder.dir / "annotated.avi", analyser.reps, fps,
+                          thresholds=opts.thresholds, bar=display_wh[1] - H)
         return result
     finally:
         if recorder is not None and not recorder.closed:

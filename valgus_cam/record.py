@@ -11,9 +11,12 @@ a crash or a pulled camera loses at most about the last second:
   at least every ``flush_s``.
 * ``reps.json``: analyze's schema, rewritten atomically after every rep and at the end.
 * ``summary.txt`` at the end, ``snapshot_NNN.png`` on the ``s`` key.
+* ``annotated.mp4`` at the end of a session that ends normally (``q``, the source's end, a camera
+  that stops, Ctrl-C): ``annotated.avi`` converted to H.264 (:meth:`SessionRecorder.write_h264`),
+  the file to send or to watch in a browser; frame *k* is still capture index *k*.
 
-Videos are Motion-JPEG in AVI (:class:`valgus_cam.sinks.StreamingVideoWriter`): readable when the
-process is killed mid-recording. Data rate: roughly 1–3 MB/s per video at 720p.
+Videos are Motion-JPEG in AVI (:class:`valgus_cam.sinks.StreamingVideoWriter`) while recording:
+readable when the process is killed mid-recording. Data rate: roughly 1–3 MB/s per video at 720p.
 """
 
 from __future__ import annotations
@@ -143,7 +146,40 @@ class SessionRecorder:
         if errors:
             raise OutputError(errors[0])
 
+    def write_h264(self) -> Path | None:
+        """After :meth:`close`: ``annotated.mp4``, ``annotated.avi`` converted to H.264 frame for
+        frame (written under a temporary name, renamed when complete: an interruption leaves the
+        AVI only). Returns its path (None: nothing was recorded). :class:`OutputError` when it
+        cannot be written (no encoder, disk full); the AVI stays either way."""
+        return avi_to_h264(self.dir / "annotated.avi", self.dir / "annotated.mp4", self.fps)
+
     @property
     def files(self) -> list[Path]:
-        names = ["raw.avi", "annotated.avi", "landmarks.csv", "frames.csv", "reps.json", "summary.txt"]
+        names = ["raw.avi", "annotated.avi", "annotated.mp4", "landmarks.csv", "frames.csv", "reps.json",
+                 "summary.txt"]
         return [self.dir / n for n in names if (self.dir / n).exists()]
+
+
+def avi_to_h264(src: Path, dst: Path, fps: float) -> Path | None:
+    """Every frame of ``src`` (a recorded AVI), in order, to ``dst`` in H.264
+    (:class:`valgus_cam.sinks.VideoWriterSink`: decoding here, encoding on its thread). Returns
+    ``dst``, or None when ``src`` holds no frame."""
+    import cv2
+
+    from .sinks import VideoWriterSink, h264_encoder
+
+    h264_encoder(dst)
+    cap = cv2.VideoCapture(str(src), cv2.CAP_FFMPEG)
+    try:
+        if not cap.isOpened():
+            raise OutputError(f"cannot write {dst}: {src.name} cannot be read")
+        wh = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        with VideoWriterSink(dst, fps, wh) as sink:
+            while True:
+                ok, img = cap.read()
+                if not ok:
+                    break
+                sink.write(img)
+    finally:
+        cap.release()
+    return dst if sink.frames else None
