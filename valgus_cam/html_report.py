@@ -814,7 +814,8 @@ def video_context(result: "AnalyzeResult", report_dir: Path | None) -> dict | No
             spans.append((r.index, f"landing {r.index}", r.takeoff_frame, r.peak_flexion_frame, r.peak_flexion_frame,
                           r.verdict))
         else:
-            spans.append((r.index, f"rep {r.index}", r.start_frame, r.bottom_frame, r.end_frame, r.verdict))
+            # the key moment: when the rep failed (its findings), else its deepest point
+            spans.append((r.index, f"rep {r.index}", r.start_frame, key_moment(r)[0], r.end_frame, r.verdict))
     chapters = {}
     for index, label, first, key, last, verdict in spans:
         start, end = at(first), at(last)
