@@ -266,8 +266,6 @@ class PoseEstimator:
         if not self.multi_person:
             self._create(dataclasses.replace(self._options, num_poses=2))
             self.multi_person = True
-            if self.tracker is not None:
-                self.tracker.searching_two = True
 
     def _poses(self, image, time_s: float | None, w: int, h: int) -> list[Pose]:
         if self._frames == 0:  # the graph logs its start-up warnings on the first frame
