@@ -174,8 +174,8 @@ class ClipRecord:
             setattr(self, f"{stance}_reps", len(mine))
             setattr(self, f"{stance}_passed", sum(r.verdict == "pass" for r in mine))
             setattr(self, f"{stance}_failed", sum(r.verdict == "fail" for r in mine))
-        self.worst_fppa_frontal_left_deg = _worst(r.fppa_frontal_left_deg for r in rs)
-        self.worst_fppa_frontal_right_deg = _worst(r.fppa_frontal_right_deg for r in rs)
+        self.worst_fppa_frontal_left_deg = _worst(r.knee_angle_deg("left") for r in rs)  # each rep's worst moment
+        self.worst_fppa_frontal_right_deg = _worst(r.knee_angle_deg("right") for r in rs)
         self.worst_pelvic_drop_deg = _worst(r.pelvic_drop_deg for r in rs)
         self.warnings = list(a.warnings)
 

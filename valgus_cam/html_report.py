@@ -214,7 +214,7 @@ def jpeg_uri(img_bgr: np.ndarray, quality: int = 85) -> str:
 
 
 def _badness(r: RepResult) -> tuple:
-    knees = [v for v in (r.fppa_frontal_left_deg, r.fppa_frontal_right_deg) if v is not None]
+    knees = [v for v in (r.knee_angle_deg("left"), r.knee_angle_deg("right")) if v is not None]
     return (len(r.reasons), max(knees) if knees else -math.inf)
 
 
@@ -229,7 +229,7 @@ def pick_worst_best(results: list[RepResult], worst_index: int | None) -> tuple[
         return worst, None
 
     def goodness(r: RepResult):
-        knees = [v for v in (r.fppa_frontal_left_deg, r.fppa_frontal_right_deg) if v is not None]
+        knees = [v for v in (r.knee_angle_deg("left"), r.knee_angle_deg("right")) if v is not None]
         return (r.verdict == "unmeasurable", len(r.reasons), max(knees) if knees else math.inf)
 
     return worst, min(others, key=goodness)
@@ -579,8 +579,7 @@ def _squat_context(result: "AnalyzeResult", key_frame_width_px: int) -> dict:
         icon, word = VERDICT_WORDS.get(r.verdict, ("?", r.verdict.upper()))
         rows.append({"index": r.index, "time": f"{r.start_s:.1f}–{r.end_s:.1f} s", "bottom": f"{r.bottom_s:.1f} s",
                      "stance": STANCE_NAMES.get(r.stance, r.stance),
-                     "knee_left": _deg(_worst(r, "knee_valgus", "left")),
-                     "knee_right": _deg(_worst(r, "knee_valgus", "right")),
+                     "knee_left": _deg(r.knee_angle_deg("left")), "knee_right": _deg(r.knee_angle_deg("right")),
                      "knee_left_fault": "knee_valgus_left" in r.reasons,
                      "knee_right_fault": "knee_valgus_right" in r.reasons,
                      "foot_left": _deg(_worst(r, "knee_over_foot", "left"), "{:+.1f} cm"),

@@ -480,7 +480,7 @@ def _draw_replay_caption(img: np.ndarray, head: str, sub: str, bottom: bool, bar
 def _rep_line(r: RepResult, thresholds: Thresholds) -> str:
     stance = {"both": "both legs", "left": "left leg", "right": "right leg"}[r.stance]
     knees = []
-    for side, v in (("L", r.fppa_frontal_left_deg), ("R", r.fppa_frontal_right_deg)):
+    for side, v in (("L", r.knee_angle_deg("left")), ("R", r.knee_angle_deg("right"))):
         if v is not None:
             knees.append(f"{side} knee {v:+.0f}°")
     reasons = why(r, thresholds)

@@ -390,10 +390,10 @@ def knee_gap_chart(a: ClipAnalysis) -> Chart:
 
 
 def knee_values(results: list[RepResult], side: str) -> list[tuple[int, float]]:
-    """(rep index, frontal FPPA) of each rep where ``side``'s knee was judged."""
+    """(rep index, frontal FPPA) of each rep where ``side``'s knee was judged (its worst moment)."""
     out = []
     for r in results:
-        v = r.fppa_frontal_left_deg if side == "left" else r.fppa_frontal_right_deg
+        v = r.knee_angle_deg(side)
         if v is not None and math.isfinite(v):
             out.append((r.index, float(v)))
     return out

@@ -279,6 +279,12 @@ class RepResult:
     def finding(self, criterion: str, side: str | None = None) -> Finding | None:
         return next((f for f in self.findings if f.criterion == criterion and f.side == side), None)
 
+    def knee_angle_deg(self, side: str) -> float | None:
+        """The knee angle the rep was judged by: the worst frontal FPPA over the rep (its finding),
+        None where it was not measured or that knee is not judged (a single-leg rep's free knee)."""
+        f = self.finding("knee_valgus", side)
+        return f.value if f is not None else None
+
     def to_dict(self) -> dict:
         d = {"kind": "rep", **asdict(self)}
         d["reasons"] = list(self.reasons)
@@ -576,7 +582,7 @@ def _round_tree(x):
 
 
 def _knee_value(r: RepResult, side: str) -> float | None:
-    return r.fppa_frontal_left_deg if side == "left" else r.fppa_frontal_right_deg
+    return r.knee_angle_deg(side)
 
 
 def summarise(results: list[RepResult], thresholds: Thresholds = Thresholds()) -> Summary:
