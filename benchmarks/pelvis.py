@@ -160,15 +160,15 @@ def main() -> None:
         + sorted(k for k in frame_err.e.keys() | frame_err.missed.keys() if k.startswith("free"))
     print("errors = measured − truth: bias / MAE / RMSE, 95% limits of agreement (bias ± 1.96 SD), n; "
           "'gated' = refused by the trust gate")
-    print("\npelvic drop per frame (waistband), rep frames, vs pelvic_drop_2d (deg)")
-    for k in keys:
-        print(f"  {k:16s} {frame_err.row(k)}")
-    print("\nabsolute pelvic obliquity per frame (waistband, no baseline), rep frames, vs pelvis_obliquity_2d (deg)")
-    for k in keys:
-        print(f"  {k:16s} {abs_err.row(k)}")
-    print("\npelvic drop per frame (MediaPipe hip points, for comparison)")
-    for k in keys:
-        print(f"  {k:16s} {mp_err.row(k)}")
+    def block(title: str, err) -> None:
+        print(f"\n{title}")
+        for k in keys:
+            print(f"  {k:16s} {err.row(k)}")
+
+    block("pelvic drop per frame (waistband), rep frames, vs pelvic_drop_2d (deg)", frame_err)
+    block("absolute pelvic obliquity per frame (waistband, no baseline), rep frames, vs pelvis_obliquity_2d (deg)",
+          abs_err)
+    block("pelvic drop per frame (MediaPipe hip points, for comparison)", mp_err)
     print("\ntrust gate (rep frames): " + ", ".join(f"{r} {c}" for r, c in sorted(refusals['all'].items())))
     print(f"band line vs hip-joint line at baseline (abs. offset, deg): median {np.median(offsets):+.1f}, "
           f"range {np.min(offsets):+.1f}..{np.max(offsets):+.1f}")
@@ -181,15 +181,9 @@ def main() -> None:
           f"{confusion[(True, False)]}, truth below & measured above {confusion[(False, True)]}, both below "
           f"{confusion[(False, False)]}; reps with truth above the limit: {sum(truth_above)}/{len(truth_above)} "
           f"(a verdict that always passes agrees on {len(truth_above) - sum(truth_above)}/{len(truth_above)})")
-    print("\nhip drift per frame (rep frames) vs truth, cm (user's height given)")
-    for k in keys:
-        print(f"  {k:16s} {drift_err.row(k)}")
-    print("\nhip drift per frame, % of the standing leg length (no height needed)")
-    for k in keys:
-        print(f"  {k:16s} {drift_leg_err.row(k)}")
-    print("\nhip drift per-rep peak (max toward the stance side), cm")
-    for k in keys:
-        print(f"  {k:16s} {drift_peak_err.row(k)}")
+    block("hip drift per frame (rep frames) vs truth, cm (user's height given)", drift_err)
+    block("hip drift per frame, % of the standing leg length (no height needed)", drift_leg_err)
+    block("hip drift per-rep peak (max toward the stance side), cm", drift_peak_err)
     if args.multiview:
         multiview(model, args.multiview_cache)
 
