@@ -292,12 +292,6 @@ def key_frames(result: "AnalyzeResult", max_w: int = 640, max_h: int = 720) -> t
     return frames, note
 
 
-def _worst(r: RepResult, criterion: str, side: str | None) -> float | None:
-    """The value of a rep's finding (its worst moment), None when not measured or not judged."""
-    f = r.finding(criterion, side)
-    return f.value if f is not None else None
-
-
 def key_moment(r: RepResult) -> tuple[int, str]:
     """The frame to show for a rep and its words: the moment its first failed knee finding failed
     (or its first failed finding with a moment), else the deepest point."""
@@ -582,8 +576,8 @@ def _squat_context(result: "AnalyzeResult", key_frame_width_px: int) -> dict:
                      "knee_left": _deg(r.knee_angle_deg("left")), "knee_right": _deg(r.knee_angle_deg("right")),
                      "knee_left_fault": "knee_valgus_left" in r.reasons,
                      "knee_right_fault": "knee_valgus_right" in r.reasons,
-                     "foot_left": _deg(_worst(r, "knee_over_foot", "left"), "{:+.1f} cm"),
-                     "foot_right": _deg(_worst(r, "knee_over_foot", "right"), "{:+.1f} cm"),
+                     "foot_left": _deg(r.value("knee_over_foot", "left"), "{:+.1f} cm"),
+                     "foot_right": _deg(r.value("knee_over_foot", "right"), "{:+.1f} cm"),
                      "foot_left_fault": "knee_over_foot_left" in r.reasons,
                      "foot_right_fault": "knee_over_foot_right" in r.reasons,
                      "gap": _deg(r.knee_separation_ratio, "{:.2f} ×"), "gap_fault": "knees_caving" in r.reasons,

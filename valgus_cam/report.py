@@ -44,11 +44,6 @@ def _f(x, fmt="{:+.0f}°", missing="—") -> str:
     return missing if x is None else fmt.format(x)
 
 
-def _worst(r, criterion: str, side: str) -> float | None:
-    f = r.finding(criterion, side)
-    return f.value if f is not None else None
-
-
 def rep_table(a: ClipAnalysis) -> str:
     """Per-rep table for the terminal: one line per rep (the worst knee angle and knee-over-foot of
     each knee over the whole rep), then the failed and unmeasured criteria in plain words."""
@@ -57,9 +52,9 @@ def rep_table(a: ClipAnalysis) -> str:
     lines = [head]
     for r in a.results:
         lines.append(f"{r.index:>3}  {r.start_s:5.1f}-{r.end_s:5.1f}  {r.stance:6}  "
-                     f"{_f(_worst(r, 'knee_valgus', 'left')):>7} {_f(_worst(r, 'knee_valgus', 'right')):>7}  "
-                     f"{_f(_worst(r, 'knee_over_foot', 'left'), '{:+.1f}cm'):>7} "
-                     f"{_f(_worst(r, 'knee_over_foot', 'right'), '{:+.1f}cm'):>7}  "
+                     f"{_f(r.value('knee_valgus', 'left')):>7} {_f(r.value('knee_valgus', 'right')):>7}  "
+                     f"{_f(r.value('knee_over_foot', 'left'), '{:+.1f}cm'):>7} "
+                     f"{_f(r.value('knee_over_foot', 'right'), '{:+.1f}cm'):>7}  "
                      f"{_f(r.knee_flexion_deg, '{:.0f}°'):>5}  {_f(r.trunk_lean_deg):>6}  {VERDICT_WORDS[r.verdict]}")
         for f in r.findings:
             if f.result == "fail":

@@ -279,11 +279,15 @@ class RepResult:
     def finding(self, criterion: str, side: str | None = None) -> Finding | None:
         return next((f for f in self.findings if f.criterion == criterion and f.side == side), None)
 
+    def value(self, criterion: str, side: str | None = None) -> float | None:
+        """A finding's value (its worst moment); None where not measured or not judged in this rep."""
+        f = self.finding(criterion, side)
+        return f.value if f is not None else None
+
     def knee_angle_deg(self, side: str) -> float | None:
         """The knee angle the rep was judged by: the worst frontal FPPA over the rep (its finding),
         None where it was not measured or that knee is not judged (a single-leg rep's free knee)."""
-        f = self.finding("knee_valgus", side)
-        return f.value if f is not None else None
+        return self.value("knee_valgus", side)
 
     def to_dict(self) -> dict:
         d = {"kind": "rep", **asdict(self)}
@@ -375,7 +379,7 @@ def _worst_finding(criterion: str, side: str | None, values: np.ndarray, sign: f
                    "fail" if sign * value > sign * limit else "pass", _num(flex) if np.isfinite(flex) else None)
 
 
-def _event_finding(criterion: str, happened: bool | None, rep: Rep, why: str) -> Finding:
+def _event_finding(criterion: str, happened: bool | None, why: str) -> Finding:
     if happened is None:
         return Finding(criterion, None, None, None, None, None, None, None, "not_measured", why=why)
     return Finding(criterion, None, None, None, None, None, None, None, "fail" if happened else "pass")
@@ -444,11 +448,16 @@ def rep_findings(m: FrameMeasures, rep: Rep, events: "RepEvents", th: "Threshold
         out.append(Finding("pelvic_drop", None, None, th.pelvic_drop_max_deg, "deg", None, None, None, "not_measured",
                            why="pelvic drop is not measured yet (MediaPipe's hip points do not follow the pelvis; "
                                "docs/accuracy.md)"))
-        out.append(_event_finding("hands_off_hips", events.hands_off_hips, rep,
+        out.append(_event_finding("hands_off_hips", events.hands_off_hips,
                                   "hands on hips: wrists or hips not seen"))
-        out.append(_event_finding("balance_lost", events.balance_lost, rep,
+        out.append(_event_finding("balance_lost", events.balance_lost,
                                   "balance: the free foot was not seen"))
     return out
+
+
+def _value(by: dict, criterion: str, side: str | None) -> float | None:
+    f = by.get((criterion, side))
+    return f.value if f is not None else None
 
 
 def verdict_of(findings) -> str:
@@ -478,12 +487,9 @@ def score_rep(m: FrameMeasures, rep: Rep, index: int, events: RepEvents = RepEve
     flex = float(np.nanmean(flex_v)) if np.isfinite(flex_v).any() else float("nan")
     findings = rep_findings(m, rep, events, thresholds)
     by = {(f.criterion, f.side): f for f in findings}
-    gap = by.get(("knee_gap", None))
-    lean = by[("trunk_lean", None)]
     reasons = tuple(dict.fromkeys(f.code for f in findings if f.result == "fail"))
     not_measured = tuple(f"{f.label}: {f.why}" for f in findings if f.result == "not_measured")
     yaw = _at(m.body_yaw_deg, t, b, half)
-    kof = {s: (by[("knee_over_foot", s)].value if ("knee_over_foot", s) in by else None) for s in ("left", "right")}
     return RepResult(
         index=index, start_frame=rep.start_frame, bottom_frame=b, end_frame=rep.end_frame,
         start_s=float(t[rep.start_frame]), bottom_s=float(t[b]), end_s=float(t[rep.end_frame]),
@@ -493,12 +499,13 @@ def score_rep(m: FrameMeasures, rep: Rep, index: int, events: RepEvents = RepEve
         fppa_frontal_left_deg=_num(val["frontal_left"]) if val["frontal_left"] is not None else None,
         fppa_frontal_right_deg=_num(val["frontal_right"]) if val["frontal_right"] is not None else None,
         body_yaw_deg=_num(yaw), knee_flexion_deg=_num(flex),
-        knee_separation_ratio=gap.value if gap is not None else None,
-        pelvic_drop_deg=None, trunk_lean_deg=lean.value,
+        knee_separation_ratio=_value(by, "knee_gap", None),
+        pelvic_drop_deg=None, trunk_lean_deg=_value(by, "trunk_lean", None),
         hands_on_hips=events.hands_on_hips_at_start if single else None,
         balance_lost=events.balance_lost if single else None,
         verdict=verdict_of(findings), reasons=reasons, not_measured=not_measured, findings=tuple(findings),
-        knee_over_foot_left_cm=kof["left"], knee_over_foot_right_cm=kof["right"])
+        knee_over_foot_left_cm=_value(by, "knee_over_foot", "left"),
+        knee_over_foot_right_cm=_value(by, "knee_over_foot", "right"))
 
 
 def score_reps(m: FrameMeasures, reps: list[Rep], events: list[RepEvents] | None = None,
