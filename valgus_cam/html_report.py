@@ -293,12 +293,10 @@ def key_frames(result: "AnalyzeResult", max_w: int = 640, max_h: int = 720) -> t
 
 
 def key_moment(r: RepResult) -> tuple[int, str]:
-    """The frame to show for a rep and its words: the moment its first failed knee finding failed
-    (or its first failed finding with a moment), else the deepest point."""
-    failed = [f for f in r.findings if f.result == "fail" and f.frame is not None]
-    failed.sort(key=lambda f: f.criterion not in KNEE_CRITERIA)
-    if failed:
-        f = failed[0]
+    """The frame to show for a rep and its words: the moment it failed (``RepResult.failed_moment``),
+    else the deepest point."""
+    f = r.failed_moment()
+    if f is not None:
         return f.frame, f"{f.label} failed {PHASE_WORDS.get(f.phase, '')} at {f.time_s:.1f} s"
     return r.bottom_frame, f"deepest point at {r.bottom_s:.1f} s"
 

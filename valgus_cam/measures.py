@@ -88,7 +88,7 @@ class GateConfig:
     hip_width_scale: float = 1.07
     hip_flexion_widening: float = 0.5
     hip_yaw_shift: float = 0.32
-    # knee over the foot (geometry.knee_over_foot_axis): centimetres from the standing shank, which
+    # knee over the foot (geometry.knee_over_foot_path): centimetres from the standing shank, which
     # is 0.246 × body height (Drillis & Contini 1966; Winter 2009); 41.8 cm = a 1.70 m adult
     # (analyse_clip sets it from --height-cm). The ankle→toe-tip length is 0.43 standing shanks
     # (MediaPipe's world landmarks on the synthetic set: 0.41–0.45; anthropometry: foot 0.152 H,
@@ -138,7 +138,8 @@ class FrameMeasures:
                    "hands_on_hips", "knee_over_foot_left_cm", "knee_over_foot_right_cm", "foot_turnout_left_deg",
                    "foot_turnout_right_deg", "free_foot_height_left", "free_foot_height_right")
     # knee_over_foot_*_cm: how far the knee has moved inside (+) the path of a knee tracking over
-    # the foot since standing (geometry.knee_over_foot_axis), cm; free_foot_height_*: how far that ankle is above the other one, in standing
+    # the foot since standing (geometry.knee_over_foot_path), cm; free_foot_height_*: how far that
+    # ankle is above the other one, in standing
     # shank lengths (≈ 0 with both feet down; > 0.15 = the foot is off the floor)
 
 

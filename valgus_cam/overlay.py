@@ -97,12 +97,7 @@ def failed_moments(a: ClipAnalysis) -> list[tuple[int, str]]:
     """(frame, words) of the moment each rep's failed findings failed, knee findings first: the
     annotated video writes it on the frames around that moment ("Rep 1: left knee moved inside
     the foot: 10.8 cm")."""
-    out = []
-    for r in a.results:
-        failed = sorted((f for f in r.findings if f.result == "fail" and f.frame is not None),
-                        key=lambda f: not f.criterion.startswith("knee"))
-        out += [(f.frame, f"Rep {r.index}: {f.short()}") for f in failed[:1]]
-    return out
+    return [(f.frame, f"Rep {r.index}: {f.short()}") for r in a.results if (f := r.failed_moment()) is not None]
 
 
 def write_annotated_video(input_spec: str, out: Path, series: LandmarkSeries, index: np.ndarray, a: ClipAnalysis,

@@ -279,6 +279,12 @@ class RepResult:
     def finding(self, criterion: str, side: str | None = None) -> Finding | None:
         return next((f for f in self.findings if f.criterion == criterion and f.side == side), None)
 
+    def failed_moment(self) -> Finding | None:
+        """The finding to show for a failed rep: its first failed knee finding, else its first failed
+        finding with a moment (frame); None for a rep that did not fail at a moment."""
+        failed = [f for f in self.findings if f.result == "fail" and f.frame is not None]
+        return min(failed, key=lambda f: f.criterion not in KNEE_CRITERIA, default=None)
+
     def value(self, criterion: str, side: str | None = None) -> float | None:
         """A finding's value (its worst moment); None where not measured or not judged in this rep."""
         f = self.finding(criterion, side)
