@@ -589,7 +589,7 @@ def _squat_context(result: "AnalyzeResult", key_frame_width_px: int) -> dict:
         "single_leg": a.test == "single_leg_squat", **_verdict_counts(res), "n_reps": len(res),
         "top_reasons": _top_reasons(res, "rep"), "legs": legs,
         "double": double, "sustain_ms": round(th.sustain_s * 1000),
-        "limit_foot": f"{th.knee_over_foot_max_cm_single_leg if a.test == 'single_leg_squat' else th.knee_over_foot_max_cm:.1f} cm",
+        "limit_foot": f"{th.knee_over_foot_limit_cm(a.test == 'single_leg_squat'):.1f} cm",
         "limit_gap": f"{th.knee_separation_min_ratio:.2f} ×",
         "gap_chart": _chart_ctx(plots.knee_gap_chart(a)) if double else None,
         "foot_chart": _chart_ctx(c) if (c := plots.knee_over_foot_chart(a)) is not None else None,

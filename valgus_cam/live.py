@@ -417,8 +417,8 @@ class Window:
 
 
 def why(r: RepResult, thresholds: Thresholds) -> str:
-    """The failed criteria in the findings' words, with value, limit and moment: "left knee angle
-    (FPPA) +24° (limit 13°) on the way up at 60° knee bend, 3.10 s"."""
+    """The failed criteria in the findings' words, with value, limit and moment: "left knee caved
+    inwards: +24° (limit 13°) on the way up at 60° knee bend, 3.10 s"."""
     return "; ".join(f.text() for f in r.findings if f.result == "fail")
 
 

@@ -241,8 +241,7 @@ def knee_over_foot_chart(a: ClipAnalysis) -> Chart | None:
     if a.test in ("landing", "standing") or not a.results:
         return None
     t = m.time_s
-    single = a.test == "single_leg_squat"
-    lim = a.thresholds.knee_over_foot_max_cm_single_leg if single else a.thresholds.knee_over_foot_max_cm
+    lim = a.thresholds.knee_over_foot_limit_cm(a.test == "single_leg_squat")
     curves = {"left": m.knee_over_foot_left_cm.copy(), "right": m.knee_over_foot_right_cm.copy()}
     for r in a.results:  # a single-leg rep's free knee is not judged
         if r.stance in ("left", "right"):

@@ -106,6 +106,10 @@ class Thresholds:
             return self.knee_fppa_max_deg_male
         return self.knee_fppa_max_deg
 
+    def knee_over_foot_limit_cm(self, single_leg: bool) -> float:
+        """The knee-over-the-foot limit of a single-leg or a double-leg squat."""
+        return self.knee_over_foot_max_cm_single_leg if single_leg else self.knee_over_foot_max_cm
+
     @property
     def landing_limit_deg(self) -> float:
         if self.sex == "female":
@@ -427,7 +431,7 @@ def rep_findings(m: FrameMeasures, rep: Rep, events: "RepEvents", th: "Threshold
         why = _why_not("the knee angle", m, rep, YAW_GATE_DEG,
                        "the thigh pointed at the camera (deep squat) or the knee was hidden")
         out.append(_worst_finding("knee_valgus", s, fr, 1.0, th.knee_limit_deg, m, rep, th, why))
-    kof_limit = th.knee_over_foot_max_cm_single_leg if single else th.knee_over_foot_max_cm
+    kof_limit = th.knee_over_foot_limit_cm(single)
     for s in sides:
         kof = m.knee_over_foot_left_cm if s == "left" else m.knee_over_foot_right_cm
         why = _why_not("the knee over the foot", m, rep, kof_gate_deg,
