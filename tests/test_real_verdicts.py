@@ -17,7 +17,7 @@ FRONT_SQUATS = ["front_dumbbell_squat_5reps__nowva.mp4", "front_squat_20reps_cou
                 "front_webcam_squat_4reps_overlay__healthserv.mp4", "front_highbar_squat_1rep__trutadan.mp4"]
 
 
-def _toes_seen(r, series, side: str, rep) -> bool:
+def _toes_seen(series, side: str, rep) -> bool:
     """The toes inside the picture and visible in at least 80% of the rep's frames."""
     w, h = series.image_wh
     seg = slice(rep.start_frame, rep.end_frame + 1)
@@ -43,7 +43,7 @@ def test_every_real_squat_rep_has_a_measured_knee(analyzed_lite, clips_manifest,
             if f.result != "not_measured":
                 assert r.start_frame <= f.frame <= r.end_frame and f.phase in ("down", "bottom", "up")
         for side in ("left", "right"):
-            if _toes_seen(r, res.series, side, r):
+            if _toes_seen(res.series, side, r):
                 kof = r.finding("knee_over_foot", side)
                 assert kof.result != "not_measured", (name, r.index, side, kof.why)
 
