@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from accuracy import landmarks_for  # noqa: E402
 from valgus_cam.models import resolve_model  # noqa: E402
-from valgus_cam.pipeline import analyse_clip  # noqa: E402
+from valgus_cam.api import analyse_with_pelvis  # noqa: E402
 from valgus_cam.verdicts import KNEE_CRITERIA  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
@@ -63,7 +63,7 @@ def main() -> int:
         a.cache.mkdir(parents=True, exist_ok=True)
     groups: dict[str, Counter] = defaultdict(Counter)
     c = Counter()
-    dstart, dbottom, dend, lean_err = [], [], [], []
+    dstart, dbottom, dend, lean_err, pd_err = [], [], [], [], []
     print(f"{'clip':24s} {'yaw':>4s} reps(gt) knee ok/judged/reps  hands  touchdown  max|Δ| start/bottom/end s")
     for name in a.sets:
         v2 = name == "synthetic2"
@@ -72,7 +72,7 @@ def main() -> int:
                 continue
             gt = json.loads(jf.read_text())
             series = landmarks_for(jf.with_suffix(".mp4"), model, a.cache)
-            an = analyse_clip(series)
+            an = analyse_with_pelvis(str(jf.with_suffix(".mp4")), series, np.arange(len(series.time_s)))
             t = series.time_s
             yaw = int(round(abs(gt["camera"]["yaw_deg"])))
             c["clips"] += 1
@@ -113,6 +113,21 @@ def main() -> int:
                     row["hands_ok"] += ("hands_off_hips" in r.reasons) == bool(g["hands_off_event"])
                     row["td_ok"] += bool(r.balance_lost) == bool(g["free_foot_touchdown"])
                     row["single"] += 1
+                    pd, hd = r.finding("pelvic_drop"), r.finding("hip_drift")
+                    if v2 and pd is not None:
+                        truth = g["pelvic_drop_2d_peak"] > pd.limit
+                        c["pd_reps"] += 1
+                        c["pd_truth"] += truth
+                        if pd.result != "not_measured":
+                            c["pd_judged"] += 1
+                            c["pd_ok"] += (pd.result == "fail") == truth
+                            c["pd_false"] += pd.result == "fail" and not truth
+                            c["pd_missed"] += pd.result == "pass" and truth
+                            pd_err.append(pd.value - g["pelvic_drop_2d_peak"])
+                    if hd is not None:
+                        c["hd_reps"] += 1
+                        c["hd_judged"] += hd.result != "not_measured"
+                        c["hd_fail"] += hd.result == "fail"
                     if r.trunk_lean_deg is not None:
                         lean_err.append(abs(r.trunk_lean_deg) - g["trunk_lean_2d_rel_peak_abs"])
                 if a.verbose:
@@ -142,6 +157,15 @@ def main() -> int:
     print(f"PASS with every knee finding not measured: {c['pass_unmeasured']}")
     print(f"hands-off-hips event agrees: {c['hands_ok']}/{c['single']} single-leg reps")
     print(f"free-foot touchdown agrees: {c['td_ok']}/{c['single']} single-leg reps")
+    if c["pd_reps"]:
+        e = np.asarray(pd_err)
+        print(f"pelvic drop verdict (synthetic2 single-leg, truth: pelvic_drop_2d_peak > limit): agrees "
+              f"{c['pd_ok']}/{c['pd_judged']} judged reps ({c['pd_ok'] / max(c['pd_judged'], 1):.0%}), judged "
+              f"{c['pd_judged']}/{c['pd_reps']}, false fail {c['pd_false']}, missed {c['pd_missed']} of {c['pd_truth']}; "
+              f"peak error bias {e.mean():+.1f}°, MAE {np.abs(e).mean():.1f}° (n={e.size})")
+    if c["hd_reps"]:
+        print(f"hip drift (no rep of the renders drifts; truth ≤ 0.6 cm): judged {c['hd_judged']}/{c['hd_reps']} "
+              f"single-leg reps, failed {c['hd_fail']}")
     if lean_err:
         e = np.asarray(lean_err)
         print(f"trunk lean (peak, vs standing): bias {e.mean():+.1f}°, MAE {np.abs(e).mean():.1f}° (n={e.size})")

@@ -127,7 +127,8 @@ def analyze(path: str | Path, *, out: str | Path | None = None, test: str = "aut
                 files.append(lm_csv)
         if len(index) == 0:
             raise InputError(f"no frames could be read from {spec}")
-        a = analyse_clip(series, thresholds, test=test, stance=stance, height_cm=height_cm, facts=facts)
+        a = analyse_with_pelvis(spec, series, index, fps=fps, thresholds=thresholds, test=test, stance=stance,
+                                height_cm=height_cm, facts=facts)
         result = AnalyzeResult(spec, float(rate), np.asarray(index, int), series, a, model_name,
                                out_dir if write else None, files)
         if write:
@@ -202,6 +203,47 @@ def run_pose(spec: str, landmarks_csv: Path | None, *, model=None, fps: float | 
         facts.brightness = float(np.median(brightness)) if brightness else None
     name = estimator.model_path.name if hasattr(estimator, "model_path") else str(model_path)
     return LandmarkSeries.from_poses(times, poses, wh), np.asarray(index, int), name, rate
+
+
+def analyse_with_pelvis(spec: str, series: LandmarkSeries, index: np.ndarray, *, fps: float | None = None,
+                        **kw) -> ClipAnalysis:
+    """``pipeline.analyse_clip(series, **kw)``, and for a clip with single-leg reps once more with
+    the pelvic drop: the waistband measured in the pixels of those reps and of the standing
+    baseline (a decode-only pass over ``spec``, :func:`waist_strips`)."""
+    from .pipeline import analyse_clip, single_leg_frames, waistband_tilt
+
+    a = analyse_clip(series, **kw)
+    want = single_leg_frames(a)
+    if not want.any():
+        return a
+    strips = waist_strips(spec, series, index, want, fps=fps)
+    return analyse_clip(series, pelvis=waistband_tilt(series, strips, a.measures.baseline), **kw)
+
+
+WAIST_MAX_TORSO_PX = 320.0  # waist crops are shrunk to at most this torso length (memory; pelvis.crop_waist)
+
+
+def waist_strips(spec: str, series: LandmarkSeries, index: np.ndarray, want: np.ndarray, *,
+                 fps: float | None = None) -> list:
+    """Decode ``spec`` again and cut the waist crop (``pelvis.crop_waist``) of every analysed frame
+    with ``want`` set (a list with one ``WaistStrip`` or None per analysed frame). The pixels are
+    not kept from the pose pass: only single-leg clips need them, and only around their reps."""
+    from .capture import open_source
+    from .pelvis import crop_waist
+
+    strips: list = [None] * len(index)
+    pos = {int(f): k for k, f in enumerate(index)}
+    last = int(np.flatnonzero(want)[-1]) if want.any() else -1
+    with open_source(spec, fps=fps) as src:
+        for frame in src:
+            k = pos.get(frame.index)
+            if k is None or not want[k]:
+                if k is not None and k > last:
+                    break
+                continue
+            if np.isfinite(series.xy_px[k]).all():
+                strips[k] = crop_waist(frame.image_bgr, series.xy_px[k], WAIST_MAX_TORSO_PX)
+    return strips
 
 
 def input_stem(spec: str) -> str:

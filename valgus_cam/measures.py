@@ -23,6 +23,7 @@ import numpy as np
 
 from . import geometry as g
 from .landmarks import LM
+from .pelvis import LEG_LENGTH_PER_HEIGHT, hip_offset_cm
 from .signals import condition
 
 
@@ -127,16 +128,34 @@ class FrameMeasures:
     baseline: slice
     warnings: list[str] = field(default_factory=list)
     leg_px: float = float("nan")  # standing hip→ankle image length (px), mean of the legs; NaN: nobody
+    # the pelvis (valgus_cam.pelvis): hip_offset_*_cm = how far the pelvis centre is sideways outside
+    # that ankle (pelvis.hip_offset_cm, landmarks only); pelvic_tilt_deg = the waistband line's tilt
+    # from standing, + = subject's left side higher (pelvis.pelvic_drop; needs the video's pixels, so
+    # NaN until ``pipeline.analyse_clip`` is given it), pelvic_tilt_refused = why it is NaN per frame
+    hip_offset_left_cm: np.ndarray | None = None
+    hip_offset_right_cm: np.ndarray | None = None
+    pelvic_tilt_deg: np.ndarray | None = None
+    pelvic_tilt_refused: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.time_s)
+        for name in ("hip_offset_left_cm", "hip_offset_right_cm", "pelvic_tilt_deg"):
+            if getattr(self, name) is None:
+                setattr(self, name, np.full(n, np.nan))
+        if self.pelvic_tilt_refused is None:
+            self.pelvic_tilt_refused = np.full(n, "not_run", dtype=object)
 
     FRONTAL_PLANE = ("pelvic_obliquity_deg", "trunk_lean_deg", "knee_ankle_separation_ratio",
                      "knee_hip_separation_ratio", "knee_over_foot_left_cm", "knee_over_foot_right_cm",
-                     "foot_turnout_left_deg", "foot_turnout_right_deg")  # refused with FPPA (see above)
+                     "foot_turnout_left_deg", "foot_turnout_right_deg", "hip_offset_left_cm",
+                     "hip_offset_right_cm")  # refused with FPPA (see above)
 
     CSV_COLUMNS = ("fppa_left_deg", "fppa_right_deg", "fppa_frontal_left_deg", "fppa_frontal_right_deg",
                    "body_yaw_deg", "pelvic_obliquity_deg", "trunk_lean_deg", "knee_flexion_left_deg",
                    "knee_flexion_right_deg", "knee_ankle_separation_ratio", "knee_hip_separation_ratio",
                    "hands_on_hips", "knee_over_foot_left_cm", "knee_over_foot_right_cm", "foot_turnout_left_deg",
-                   "foot_turnout_right_deg", "free_foot_height_left", "free_foot_height_right")
+                   "foot_turnout_right_deg", "free_foot_height_left", "free_foot_height_right",
+                   "hip_offset_left_cm", "hip_offset_right_cm", "pelvic_tilt_deg")
     # knee_over_foot_*_cm: how far the knee has moved inside (+) the path of a knee tracking over
     # the foot since standing (geometry.knee_over_foot_path), cm; free_foot_height_*: how far that
     # ankle is above the other one, in standing
@@ -303,9 +322,13 @@ def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) 
         lift = s.p(f"{other}_ankle")[:, 1] - s.p(f"{side}_ankle")[:, 1]  # image y is down
         base_lift = np.nanmedian(lift[base]) if has_base else 0.0
         extra[f"free_foot_height_{side}"] = cond((lift - base_lift) / shank0)
+        extra[f"hip_offset_{side}_cm"] = cond(hip_offset_cm(
+            s.xy_px, s.visibility, base, side, leg_cm=gates.shank_cm / SHANK_PER_HEIGHT * LEG_LENGTH_PER_HEIGHT,
+            yaw_deg=yaw_value)) if has_base and yaw_ok else np.full(len(t), np.nan)
     if view != "frontal" or too_small:  # frontal-plane measures mean nothing side-on or on a tiny person
         obl, lean, ka, kh = (np.full(len(t), np.nan) for _ in range(4))
-        for k in ("knee_over_foot_left_cm", "knee_over_foot_right_cm", "foot_turnout_left_deg", "foot_turnout_right_deg"):
+        for k in ("knee_over_foot_left_cm", "knee_over_foot_right_cm", "foot_turnout_left_deg", "foot_turnout_right_deg",
+                  "hip_offset_left_cm", "hip_offset_right_cm"):
             extra[k] = np.full(len(t), np.nan)
     leg = [np.linalg.norm(s.p(f"{side}_ankle") - s.p(f"{side}_hip"), axis=-1) for side in ("left", "right")]
     leg = np.nanmean(leg, axis=0)

@@ -21,12 +21,11 @@ Conventions (the same as the ground truth of ../shared/synthetic, ``pelvis_obliq
   (non-stance) side lower: the pelvis dropping on the unsupported side, the Trendelenburg sign
   (Trendelenburg 1895). The verdict limit is this project's 10° (``DROP_LIMIT_DEG``, the value
   named in issue 16); no literature cut-off for 2D video was verified here, treat it as a setting;
-* hip drift: sideways shift of MediaPipe's mid-hip relative to the stance ankle, change from the
-  baseline, + = toward the stance side (the hips travelling out over / past the stance foot), in
-  standing leg lengths (stance hip→ankle, image) and, when the person's height is known, in cm
-  (leg length = 0.491 × height: greater trochanter 0.530 H − ankle 0.039 H, the segment
-  proportions of Drillis & Contini 1966 as tabulated in Winter, Biomechanics and Motor Control of
-  Human Movement).
+* hip offset (:func:`hip_offset_cm`): how far MediaPipe's mid-hip is sideways outside an ankle,
+  in cm through leg length = 0.491 × height (greater trochanter 0.530 H − ankle 0.039 H, the
+  segment proportions of Drillis & Contini 1966 as tabulated in Winter, Biomechanics and Motor
+  Control of Human Movement, 4th ed. 2009, Fig. 4.1); a rep's hip drift is its change from the
+  rep's start, + = the hips travelling out over / past the stance foot.
 
 Trust gate: a frame's drop is NaN (never a guess), with the reason in ``PelvicDrop.refused``, when
 there is no pose or no crop, the band model could not be learned at the baseline, the person is
@@ -60,6 +59,7 @@ LA, RA = LM["left_ankle"], LM["right_ankle"]
 
 DROP_LIMIT_DEG = 10.0  # pelvic-drop verdict limit (see module docstring)
 LEG_LENGTH_PER_HEIGHT = 0.491  # hip → ankle over stature (Drillis & Contini 1966, via Winter)
+FOOT_BREADTH_PER_HEIGHT = 0.055  # foot breadth over stature (Drillis & Contini 1966, via Winter 2009 Fig. 4.1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -454,35 +454,37 @@ def rep_peak_drop(drop_deg: np.ndarray, start: int, end: int, *, min_coverage: f
     return float(np.nanpercentile(seg, percentile))
 
 
-@dataclass(slots=True)
-class HipDrift:
-    drift_leg: np.ndarray  # (n,) change from the baseline, in standing leg lengths, + = toward the stance side
-    drift_cm: np.ndarray  # (n,) the same in cm (NaN unless height_m was given)
-    leg_px: float  # standing stance-leg length (hip→ankle, image px)
-
-
-def hip_drift(xy_px: np.ndarray, visibility: np.ndarray, baseline: slice, stance: str, *,
-              height_m: float | None = None, yaw_deg: float = 0.0, min_visibility: float = 0.5) -> HipDrift:
-    """Sideways shift of the pelvis centre relative to the stance foot, from the standing baseline.
+def hip_offset_cm(xy_px: np.ndarray, visibility: np.ndarray, baseline: slice, side: str, *, leg_cm: float,
+                  yaw_deg: float = 0.0, min_visibility: float = 0.5) -> np.ndarray:
+    """Per frame: how far the pelvis centre is sideways **outside** the ``side`` ankle, in cm
+    (+ = further out on that side than the ankle; about 0 with the weight over that foot).
 
     Robust points: MediaPipe's mid-hip (the mean of the two hip points: their left/right errors
-    with the lifted thigh largely cancel in the mean) and the stance ankle (planted, well
-    detected). Per frame: horizontal image offset mid-hip − stance ankle, minus its baseline median,
-    signed + = toward the stance side (the image direction from the free hip to the stance hip at
-    baseline), divided by the standing stance-leg image length and by cos(yaw) (a sideways shift
-    is foreshortened by the body's yaw; ``yaw_deg`` e.g. from ``measures.body_yaw_deg``). NaN
-    where the stance hip/ankle visibility is below ``min_visibility``. ``height_m`` converts to cm
-    through leg length = LEG_LENGTH_PER_HEIGHT × height."""
+    with the lifted thigh largely cancel in the mean) and the ankle (planted, well detected). The
+    horizontal image offset is signed by the side's direction at the standing ``baseline`` (the
+    image direction from the other hip to this one), divided by cos(yaw) (a sideways shift is
+    foreshortened by the body's yaw, ``yaw_deg`` e.g. ``measures.body_yaw_deg``) and turned into cm
+    with the standing hip→ankle image length = ``leg_cm`` (e.g. LEG_LENGTH_PER_HEIGHT × height).
+    NaN where that hip or ankle is seen with visibility below ``min_visibility``. A rep's **hip
+    drift** is its change from the rep's start (standing on the stance leg), see
+    ``verdicts.rep_findings``: the pelvis must move over the stance foot to balance, so the
+    change from standing on two feet would count that as drift.
+
+    >>> xy = np.zeros((2, 33, 2)); xy[:, LH] = (110, 100); xy[:, RH] = (90, 100)
+    >>> xy[:, LA] = (110, 300); xy[1, [LH, RH], 0] += 10   # frame 1: the pelvis over the left ankle
+    >>> hip_offset_cm(xy, np.ones((2, 33)), slice(0, 1), "left", leg_cm=80.0).round(1).tolist()
+    [-4.0, 0.0]
+    """
     xy_px = np.asarray(xy_px, float)
-    s_hip, s_ank, f_hip = (LH, LA, RH) if stance == "left" else (RH, RA, LH)
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right', not {side!r}")
+    hip, ank, other = (LH, LA, RH) if side == "left" else (RH, RA, LH)
     mid = (xy_px[:, LH] + xy_px[:, RH]) / 2
-    off = mid[:, 0] - xy_px[:, s_ank, 0]
-    toward = np.sign(np.nanmedian(xy_px[baseline, s_hip, 0] - xy_px[baseline, f_hip, 0]))
-    leg = np.linalg.norm(xy_px[:, s_hip] - xy_px[:, s_ank], axis=-1)
+    out = np.sign(np.nanmedian(xy_px[baseline, hip, 0] - xy_px[baseline, other, 0])) \
+        if np.isfinite(xy_px[baseline, hip, 0]).any() else np.nan
+    leg = np.linalg.norm(xy_px[:, hip] - xy_px[:, ank], axis=-1)
     leg0 = float(np.nanmedian(leg[baseline])) if np.isfinite(leg[baseline]).any() else np.nan
-    ok = (np.asarray(visibility)[:, s_hip] >= min_visibility) & (np.asarray(visibility)[:, s_ank] >= min_visibility)
-    off = np.where(ok, off, np.nan)
-    off0 = np.nanmedian(off[baseline]) if np.isfinite(off[baseline]).any() else np.nan
-    d = toward * (off - off0) / leg0 / np.cos(np.radians(yaw_deg if np.isfinite(yaw_deg) else 0.0))
-    cm = d * LEG_LENGTH_PER_HEIGHT * height_m * 100 if height_m else np.full(len(d), np.nan)
-    return HipDrift(d, cm, leg0)
+    vis = np.asarray(visibility, float)
+    ok = (vis[:, hip] >= min_visibility) & (vis[:, ank] >= min_visibility)
+    cos = np.cos(np.radians(yaw_deg if np.isfinite(yaw_deg) else 0.0))
+    return np.where(ok, out * (mid[:, 0] - xy_px[:, ank, 0]) / leg0 * leg_cm / cos, np.nan)

@@ -15,6 +15,7 @@ from .pose import Pose, PoseEstimator
 if TYPE_CHECKING:
     from .landing import LandingResult
     from .measures import FrameMeasures, GateConfig, LandmarkSeries
+    from .pelvis import PelvicDrop
     from .standing import StandingResult
     from .verdicts import Summary, Thresholds
 
@@ -177,16 +178,40 @@ class ClipAnalysis:
                 and bool(np.isfinite(m.fppa_frontal_left_deg).any() or np.isfinite(m.fppa_frontal_right_deg).any()))
 
 
+def single_leg_frames(a: ClipAnalysis, margin: int = 5) -> np.ndarray:
+    """Frames whose pixels the pelvic drop needs: the standing baseline and the single-leg reps
+    (± ``margin`` frames for the running median). Empty when there is no single-leg rep."""
+    n = len(a.measures.time_s)
+    want = np.zeros(n, bool)
+    for r in a.results:
+        if r.stance in ("left", "right"):
+            want[max(0, r.start_frame - margin):r.end_frame + margin + 1] = True
+    if want.any():
+        want[a.measures.baseline] = True
+    return want
+
+
+def waistband_tilt(series: "LandmarkSeries", strips: list, baseline: slice) -> "PelvicDrop":
+    """The waistband line's tilt per frame from standing, + = subject's left side higher
+    (``pelvis.pelvic_drop`` with the left leg as the stance: a right-stance rep's drop is its
+    negative). ``strips``: one ``pelvis.WaistStrip`` or None per frame (``pelvis.crop_waist``)."""
+    from .pelvis import pelvic_drop
+
+    return pelvic_drop(series.xy_px, series.visibility, strips, baseline, "left")
+
+
 def analyse_clip(series: "LandmarkSeries", thresholds: "Thresholds | None" = None, test: str = "auto",
                  stance: str = "auto", gates: "GateConfig | None" = None, height_cm: float | None = None,
-                 facts: ClipFacts | None = None) -> ClipAnalysis:
+                 facts: ClipFacts | None = None, pelvis: "PelvicDrop | None" = None) -> ClipAnalysis:
     """Landmarks of a clip → per-frame measures → reps → per-rep verdicts and a summary.
 
     ``test``: "auto" | "squat" (double-leg) | "single-leg" | "standing" (standing alignment: one
     hold, ``valgus_cam.standing``) | "landing" (jump landings, ``valgus_cam.landing``);
     ``stance``: "auto" | "left" | "right" (the stance leg of single-leg reps, when the automatic
     one is wrong); ``height_cm``: body height for the standing check's and the knee-over-foot centimetres. ``facts``: what
-    the pose pass saw (damage, brightness, another person), turned into warnings."""
+    the pose pass saw (damage, brightness, another person), turned into warnings. ``pelvis``: the
+    waistband's per-frame tilt (:func:`waistband_tilt`, from the video's pixels) for the pelvic-drop
+    finding of single-leg reps; without it pelvic drop is not measured."""
     import warnings as _warnings
     from dataclasses import replace
 
@@ -206,6 +231,8 @@ def analyse_clip(series: "LandmarkSeries", thresholds: "Thresholds | None" = Non
         if height_cm is not None:  # the knee-over-foot centimetres from the body's own height
             gates = replace(gates, shank_cm=SHANK_PER_HEIGHT * height_cm)
         m = compute_frame_measures(series, gates)
+        if pelvis is not None:
+            m.pelvic_tilt_deg, m.pelvic_tilt_refused = pelvis.drop_deg, pelvis.refused
         tiny = bool(m.detected.any()) and not m.leg_px >= MIN_REP_LEG_PX
         reps = [] if tiny else analyse_reps(series.time_s, series.xy_px)
     if test == "squat":

@@ -22,8 +22,13 @@ bend there), the limit and the result ``pass`` / ``fail`` / ``not_measured``:
   30–100° of knee bend;
 * ``trunk_lean``: largest sideways lean relative to standing, + = toward the stance side
   (single-leg) or the subject's left (double-leg); front view within the yaw gate only;
-* ``pelvic_drop`` (single-leg): not measured yet; ``hands_off_hips``, ``balance_lost``
-  (single-leg): the rep's events.
+* ``pelvic_drop`` (single-leg): the free side's drop from standing, from the waistband line
+  (``measures.FrameMeasures.pelvic_tilt_deg``, :mod:`valgus_cam.pelvis`): the rep's 95th
+  percentile where ≥ 60% of its frames are measured (``pelvis.rep_peak_drop``); it needs the
+  video's pixels (``pipeline.analyse_clip(pelvis=...)``), else not measured;
+* ``hip_drift`` (single-leg): how far the pelvis centre moved sideways outward over the stance
+  foot from the rep's start (``FrameMeasures.hip_offset_*_cm``), cm;
+* ``hands_off_hips``, ``balance_lost`` (single-leg): the rep's events.
 
 The verdict: ``fail`` if any finding fails; else ``unmeasurable`` (NOT MEASURABLE) when no knee
 finding was measured — a criterion that was not measured is never a pass; else ``pass``.
@@ -55,6 +60,7 @@ REASONS = {
     "knee_over_foot_right": "right knee moved inside the foot",
     "knees_caving": "knees moved towards each other",
     "pelvic_drop": "pelvis dropped on the free-leg side",
+    "hip_drift": "hips drifted outside the stance foot",
     "trunk_lean": "trunk leaned sideways",
     "hands_off_hips": "hands came off the hips",
     "balance_lost": "free foot touched down (balance lost)",
@@ -86,7 +92,8 @@ class Thresholds:
     knee_over_foot_max_cm_single_leg: float = 6.5  # single-leg squat: a second sign beside the FPPA
     sustain_s: float = 0.15  # a finding's value must be held this long (one noisy frame is not a fault)
     trunk_lean_max_deg: float = 10.0  # lateral lean relative to standing
-    pelvic_drop_max_deg: float = 10.0  # only applied when pelvic drop is measured
+    pelvic_drop_max_deg: float = 10.0  # free-side pelvic drop from standing (Nakagawa 2012; docs/verdicts.md)
+    hip_drift_max_cm: float = 4.7  # pelvis centre outward from the rep's start: half a foot breadth (docs/verdicts.md)
     meaningful_difference_deg: float = 8.0  # 2D FPPA smallest detectable difference (Munro 2012)
     bottom_window_s: float = 0.1  # half-width of the window around the bottom frame
     # landing check (docs/screening.md): frontal FPPA at peak knee flexion after landing
@@ -172,6 +179,7 @@ CRITERIA = {  # criterion → (what the user reads, unit)
     "knee_gap": ("knee gap", "ratio"),
     "trunk_lean": ("trunk lean", "deg"),
     "pelvic_drop": ("pelvic drop", "deg"),
+    "hip_drift": ("hip drift", "cm"),
     "hands_off_hips": ("hands on hips", None),
     "balance_lost": ("balance", None),
 }
@@ -218,6 +226,9 @@ class Finding:
             return "not measured"
         if self.unit == "deg":
             return f"{self.value:+.0f}° (limit {self.limit:.0f}°)"
+        if self.criterion == "hip_drift":
+            where = "outward" if self.value >= 0 else "inward"
+            return f"{abs(self.value):.1f} cm {where} (limit {self.limit:.1f} cm outward)"
         if self.unit == "cm":
             where = "inside" if self.value >= 0 else "outside"
             return f"{abs(self.value):.1f} cm {where} (limit {self.limit:.1f} cm inside)"
@@ -279,6 +290,7 @@ class RepResult:
     findings: tuple[Finding, ...] = ()
     knee_over_foot_left_cm: float | None = None  # worst over the rep (see Finding)
     knee_over_foot_right_cm: float | None = None
+    hip_drift_cm: float | None = None  # single-leg: worst outward drift of the pelvis centre (see Finding)
 
     def finding(self, criterion: str, side: str | None = None) -> Finding | None:
         return next((f for f in self.findings if f.criterion == criterion and f.side == side), None)
@@ -455,14 +467,63 @@ def rep_findings(m: FrameMeasures, rep: Rep, events: "RepEvents", th: "Threshold
         f = replace(f, value=float(lean_ok[f.frame]))
     out.append(f)
     if single:
-        out.append(Finding("pelvic_drop", None, None, th.pelvic_drop_max_deg, "deg", None, None, None, "not_measured",
-                           why="pelvic drop is not measured yet (MediaPipe's hip points do not follow the pelvis; "
-                               "docs/accuracy.md)"))
+        out.append(_pelvic_drop_finding(m, rep, th))
+        out.append(_hip_drift_finding(m, rep, th))
         out.append(_event_finding("hands_off_hips", events.hands_off_hips,
                                   "hands on hips: wrists or hips not seen"))
         out.append(_event_finding("balance_lost", events.balance_lost,
                                   "balance: the free foot was not seen"))
     return out
+
+
+# why the waistband gave no pelvic drop, by pelvis.REFUSALS code (the rep's most frequent one)
+_PELVIS_WHY = {
+    "not_run": "it is measured from the video's pixels (not available here, e.g. live or a landmark file)",
+    "no_pose": "nobody was found", "no_pixels": "no picture of the waist",
+    "no_band_model": "no waistband or belt line was found at the waist while standing",
+    "not_frontal": "it needs a front view", "hips_hidden": "the hips were hidden",
+    "short_fit": "the waistband line was covered (hands or the lifted thigh)",
+    "sparse_fit": "the waistband line was covered (hands or the lifted thigh)",
+    "band_moved": "the line found was not the waistband (it moved away from the hips)",
+    "jump": "the waistband line was not steady",
+}
+
+
+def _pelvic_drop_finding(m: FrameMeasures, rep: Rep, th: "Thresholds") -> Finding:
+    """The rep's peak free-side pelvic drop (``pelvis.rep_peak_drop``: 95th percentile of the
+    measured frames, only if ≥ 60% of the rep is measured), at the frame closest to that value."""
+    from .pelvis import rep_peak_drop
+
+    sign = 1.0 if rep.stance == "left" else -1.0  # + tilt = left side higher = the right (free) side lower
+    drop = sign * np.asarray(m.pelvic_tilt_deg, float)
+    a, b = rep.start_frame, rep.end_frame
+    peak = rep_peak_drop(drop, a, b)
+    if not np.isfinite(peak):
+        codes = [c for c in np.asarray(m.pelvic_tilt_refused[a:b + 1]).tolist() if c]
+        code = max(set(codes), key=codes.count) if codes else "jump"
+        why = ("fewer than 60% of the rep's frames were measured: " if code != "not_run" else "") \
+            + _PELVIS_WHY.get(code, code)
+        return Finding("pelvic_drop", None, None, th.pelvic_drop_max_deg, "deg", None, None, None, "not_measured",
+                       why=why)
+    seg = np.where(np.isfinite(drop[a:b + 1]), drop[a:b + 1], np.inf)
+    i = a + int(np.argmin(np.abs(seg - peak)))
+    flex = _flexion(m, rep.stance)[i]
+    return Finding("pelvic_drop", None, float(peak), th.pelvic_drop_max_deg, "deg", i, float(m.time_s[i]),
+                   _phase(rep, m.time_s, i, th.bottom_window_s), "fail" if peak > th.pelvic_drop_max_deg else "pass",
+                   _num(flex) if np.isfinite(flex) else None)
+
+
+def _hip_drift_finding(m: FrameMeasures, rep: Rep, th: "Thresholds") -> Finding:
+    """How far the pelvis centre moved sideways outward over the stance foot, from the rep's start
+    (median of its first ``sustain_s``), worst value held ``sustain_s``."""
+    off = m.hip_offset_left_cm if rep.stance == "left" else m.hip_offset_right_cm
+    t = m.time_s
+    start = off[rep.start_frame:rep.end_frame + 1][t[rep.start_frame:rep.end_frame + 1] - t[rep.start_frame]
+                                                   <= th.sustain_s + 1e-9]
+    start = start[np.isfinite(start)]
+    drift = off - float(np.median(start)) if start.size else np.full(len(t), np.nan)
+    why = _why_not("hip drift", m, rep, YAW_GATE_DEG, "the stance hip or ankle was hidden at the rep's start")
+    return _worst_finding("hip_drift", None, drift, 1.0, th.hip_drift_max_cm, m, rep, th, why)
 
 
 def _value(by: dict, criterion: str, side: str | None) -> float | None:
@@ -510,12 +571,13 @@ def score_rep(m: FrameMeasures, rep: Rep, index: int, events: RepEvents = RepEve
         fppa_frontal_right_deg=_num(val["frontal_right"]) if val["frontal_right"] is not None else None,
         body_yaw_deg=_num(yaw), knee_flexion_deg=_num(flex),
         knee_separation_ratio=_value(by, "knee_gap", None),
-        pelvic_drop_deg=None, trunk_lean_deg=_value(by, "trunk_lean", None),
+        pelvic_drop_deg=_value(by, "pelvic_drop", None), trunk_lean_deg=_value(by, "trunk_lean", None),
         hands_on_hips=events.hands_on_hips_at_start if single else None,
         balance_lost=events.balance_lost if single else None,
         verdict=verdict_of(findings), reasons=reasons, not_measured=not_measured, findings=tuple(findings),
         knee_over_foot_left_cm=_value(by, "knee_over_foot", "left"),
-        knee_over_foot_right_cm=_value(by, "knee_over_foot", "right"))
+        knee_over_foot_right_cm=_value(by, "knee_over_foot", "right"),
+        hip_drift_cm=_value(by, "hip_drift", None))
 
 
 def score_reps(m: FrameMeasures, reps: list[Rep], events: list[RepEvents] | None = None,
