@@ -220,8 +220,16 @@ def test_sample_report_content(sample):
     low = html.lower()
     assert "screening aid" in low and "not a diagnosis" in low and "physiotherapist or a doctor" in low
     assert "single-leg squat" in html and "front view" in html and "pose_landmarker_lite.task" in html
-    assert "Pelvic drop is not measured" in html and "not validated" in low
-    assert not re.search(r"pelvic drop[^<]{0,20}\d+°", low)  # never a number for pelvic drop
+    # the pelvis: its chart, limits and sources; a rep's pelvic drop is its number or "not measured"
+    pelvis = section(html, "pelvis")
+    assert "Pelvis: drop and hip drift" in pelvis and 'class="chart"' in pelvis
+    assert "Nakagawa" in html and "Hardcastle" in html and "Winter" in html
+    cells = re.findall(r'<td class="num(?: fault)?">([^<]*)</td><td class="num nowrap(?: fault)?">([^<]*)</td>',
+                       section(html, "reps"))
+    assert len(cells) == 3
+    for (drop, drift), x in zip(cells, doc["reps"]):
+        assert drop == ("not measured" if x["pelvic_drop_deg"] is None else f"{x['pelvic_drop_deg']:+.0f}°")
+        assert drift == ("not measured" if x["hip_drift_cm"] is None else f"{x['hip_drift_cm']:+.1f} cm")
     assert "Herrington" in html and "Munro" in html and "Crossley" in html  # sources of the limits
     assert "Only the right knee could be judged" in html  # single stance leg: no left-right claim
     # key frames: the worst and the best rep

@@ -146,7 +146,7 @@ class ClipRecord:
     both_failed: int | None = None
     worst_fppa_frontal_left_deg: float | None = None
     worst_fppa_frontal_right_deg: float | None = None
-    worst_pelvic_drop_deg: float | None = None  # always None: pelvic drop is not measured yet
+    worst_pelvic_drop_deg: float | None = None  # single-leg reps whose waistband was measured, else None
     warnings: list[str] = field(default_factory=list)
     seconds: float | None = None  # wall time of the clip's analysis
     reused: bool = False  # taken from an earlier run (--resume), not run again

@@ -19,8 +19,8 @@ check's landings. Every page says what to work on for exactly the criteria that 
 (``guidance``) and compares left and right from ``summary.asymmetry``.
 
 A measure that cannot be trusted is shown as such, with the reason, never as a number: the knee
-angle of a side view, pelvic drop (not measured; the pelvic obliquity chart is labelled not
-validated).
+angle of a side view, the pelvic drop where no waistband line is seen or the video's pixels are
+not at hand.
 """
 
 from __future__ import annotations
@@ -61,13 +61,19 @@ SOURCES = {
     "trunk": "clinical single-leg-squat ratings score trunk lean by eye (Crossley et al. 2011); 10° is this "
              "program's convention, well outside its 1.4° measurement error",
     "difference": "smallest detectable difference of 2D video knee angles (Munro et al. 2012)",
-    "pelvis": "not measured: MediaPipe's hip points do not follow the pelvis (error ≈ 10°)",
+    "pelvis": "people with patellofemoral pain drop 10.3 ± 4.7°, healthy people 7.4 ± 3.8° in a single-leg squat "
+              "(Nakagawa et al. 2012, 3D): 10° = the pain group's mean; from the waistband line (docs/pelvis.md)",
+    "hip_drift": "the hips drifting outside the standing foot is a fault of the single-leg squat (Crossley et al. "
+                 "2011; Hardcastle & Nade 1985: shifting the trunk over the stance side is a trick movement); "
+                 "limit = half a foot's breadth, 0.0275 × height (Winter 2009 after Drillis & Contini 1966), "
+                 "a setting of this program",
 }
 REFERENCES = [
     "Barber-Westin SD, Noyes FR, Galloway M (2005). Jump-land characteristics and muscle strength development "
     "in young athletes. Am J Sports Med 33(5):718–727.",
     "Crossley KM, Zhang WJ, Schache AG, Bryant A, Cowan SM (2011). Performance on the single-leg squat task "
     "indicates hip abductor muscle function. Am J Sports Med 39(4):866–873.",
+    "Hardcastle P, Nade S (1985). The significance of the Trendelenburg test. J Bone Joint Surg Br 67(5):741–746.",
     "Heath CH, Staheli LT (1993). Normal limits of knee angle in white children — genu varum and genu valgum. "
     "J Pediatr Orthop 13(2):259–262.",
     "Herrington L (2014). Knee valgus angle during single leg squat and landing in patellofemoral pain patients "
@@ -76,6 +82,9 @@ REFERENCES = [
     "population. Phys Ther Sport 11(2):56–59.",
     "Munro A, Herrington L, Carolan M (2012). Reliability of 2-dimensional video assessment of frontal-plane "
     "dynamic knee valgus during common athletic screening tasks. J Sport Rehabil 21(1):7–11.",
+    "Nakagawa TH, Moriya ET, Maciel CD, Serrão FV (2012). Trunk, pelvis, hip, and knee kinematics, hip strength, "
+    "and gluteal muscle activation during a single-leg squat in males and females with and without "
+    "patellofemoral pain syndrome. J Orthop Sports Phys Ther 42(6):491–501.",
     "Noyes FR, Barber-Westin SD, Fleckenstein C, Walsh C, West J (2005). The drop-jump screening test: difference "
     "in lower limb control by gender and effect of neuromuscular training in female athletes. Am J Sports Med "
     "33(2):197–207.",
@@ -85,6 +94,8 @@ REFERENCES = [
     "to guide management. J Bone Joint Surg Am 67(1):39–47.",
     "Willson JD, Davis IS (2008). Utility of the frontal plane projection angle in females with patellofemoral "
     "pain. J Orthop Sports Phys Ther 38(10):606–615.",
+    "Winter DA (2009). Biomechanics and Motor Control of Human Movement, 4th ed. Wiley (Fig. 4.1, segment lengths "
+    "after Drillis R, Contini R (1966), Body Segment Parameters, Tech. Rep. 1166.03, New York University).",
 ]
 
 FILE_WHAT = {"reps.json": "the numbers and verdict of each rep", "frames.csv": "the measures of every frame",
@@ -489,7 +500,8 @@ SOURCES.update({
                "found, so the walking range's upper bound is used",
 })
 REFERENCES_BY_TEST = {
-    "squat": ("Barber-Westin", "Crossley", "Herrington L (2014)", "Herrington L, Munro", "Munro", "Willson"),
+    "squat": ("Barber-Westin", "Crossley", "Hardcastle", "Herrington L (2014)", "Herrington L, Munro", "Munro",
+              "Nakagawa", "Willson", "Winter"),
     "standing": ("Heath", "Munro", "Shohat", "Staheli"),
     "landing": ("Herrington L, Munro", "Munro", "Noyes"),
 }
@@ -531,7 +543,10 @@ def _limits(a) -> tuple[list[dict], list[str]]:
              "source": SOURCES["trunk"]},
             {"what": "Hands off the hips / free foot touching down (single-leg squat)", "limit": "—",
              "source": "the test's protocol"},
-            {"what": "Pelvic drop", "limit": "not applied", "source": SOURCES["pelvis"]},
+            {"what": "Pelvis dropping on the free-leg side (single-leg squat; waistband vs standing)",
+             "limit": f"{th.pelvic_drop_max_deg:.0f}°", "source": SOURCES["pelvis"]},
+            {"what": "Hips drifting outward over the standing foot (single-leg squat; since the rep's start)",
+             "limit": f"{th.hip_drift_max_cm:.1f} cm", "source": SOURCES["hip_drift"]},
             diff,
         ]
     refs = [r for r in REFERENCES if r.startswith(REFERENCES_BY_TEST[kind])]
@@ -581,6 +596,10 @@ def _squat_context(result: "AnalyzeResult", key_frame_width_px: int) -> dict:
                      "gap": _deg(r.knee_separation_ratio, "{:.2f} ×"), "gap_fault": "knees_caving" in r.reasons,
                      "flexion": _deg(r.knee_flexion_deg, "{:.0f}°"), "trunk": _deg(r.trunk_lean_deg),
                      "trunk_fault": "trunk_lean" in r.reasons,
+                     "pelvis": _deg(r.value("pelvic_drop"), missing="not measured"),
+                     "pelvis_fault": "pelvic_drop" in r.reasons,
+                     "hips": _deg(r.value("hip_drift"), "{:+.1f} cm", missing="not measured"),
+                     "hips_fault": "hip_drift" in r.reasons,
                      "verdict": r.verdict, "icon": icon, "word": word, "reasons": reason_lines(r, th),
                      "not_measured": [n for n in r.not_measured if n not in shared_nm]})
     unmeasurable = fppa_unmeasurable_reason(result)
@@ -599,7 +618,8 @@ def _squat_context(result: "AnalyzeResult", key_frame_width_px: int) -> dict:
             (~np.isfinite(v[m.detected])).any() for v in plots.masked_knees(a).values())),
         "reps": rows, "shared_not_measured": sorted(shared_nm),
         "key_frames": worst_best, "key_frames_note": kf_note,
-        "trunk_chart": _chart_ctx(plots.trunk_chart(a)), "pelvis_chart": _chart_ctx(plots.pelvis_chart(a)),
+        "trunk_chart": _chart_ctx(plots.trunk_chart(a)), "pelvis_chart": _chart_ctx(c) if (c := plots.pelvis_chart(a)) is not None else None,
+        "pelvic_limit": f"{th.pelvic_drop_max_deg:.0f}°", "hip_drift_limit": f"{th.hip_drift_max_cm:.1f} cm",
         **left_right_context(result, unmeasurable),
     }
 

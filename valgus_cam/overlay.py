@@ -82,10 +82,14 @@ def overlay_frames(a: ClipAnalysis, series: LandmarkSeries, start: int = 0, stop
             fl = math.nan
         xy = series.xy_px[i]
         here = next((text for frame, text in moments if abs(t[i] - t[frame]) <= MOMENT_HOLD_S), None)
+        drop = math.nan  # free-side pelvic drop (waistband), within a single-leg rep
+        if current is not None and current.stance in ("left", "right"):
+            drop = float(m.pelvic_tilt_deg[i]) * (1.0 if current.stance == "left" else -1.0)
         yield OverlayFrame(
             xy_px=xy if np.isfinite(xy).all() else None, fppa_left_deg=fl, fppa_right_deg=fr,
             fppa_threshold_deg=a.thresholds.knee_limit_deg, fppa_kind="frontal",
-            pelvic_drop_deg=math.nan, trunk_lean_deg=float(m.trunk_lean_deg[i] - lean0),
+            pelvic_drop_deg=drop, pelvic_drop_threshold_deg=a.thresholds.pelvic_drop_max_deg,
+            trunk_lean_deg=float(m.trunk_lean_deg[i] - lean0),
             reps_done=done, stance=stance, verdict=banner, note=here or note, passed=passed, failed=failed,
             trunk_lean_threshold_deg=a.thresholds.trunk_lean_max_deg)
 

@@ -315,32 +315,68 @@ def trunk_chart(a: ClipAnalysis) -> Chart:
     return Chart(_png(fig), alt)
 
 
-def pelvis_chart(a: ClipAnalysis) -> Chart:
-    """Pelvic obliquity (hip-line tilt) over time relative to standing: drawn grey with its
-    ±10° error band, because it is NOT validated (docs/accuracy.md) and judges nothing."""
+def pelvis_curves(a: ClipAnalysis) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame, within single-leg reps only: the free-side pelvic drop (deg, + = free side lower,
+    from standing; the waistband, ``FrameMeasures.pelvic_tilt_deg``) and the hip drift (cm,
+    outward over the stance foot from the rep's start); NaN elsewhere."""
     m = a.measures
+    n = len(m.time_s)
+    drop, drift = np.full(n, np.nan), np.full(n, np.nan)
+    for r in a.results:
+        if r.stance not in ("left", "right"):
+            continue
+        seg = slice(r.start_frame, r.end_frame + 1)
+        drop[seg] = (1.0 if r.stance == "left" else -1.0) * m.pelvic_tilt_deg[seg]
+        off = (m.hip_offset_left_cm if r.stance == "left" else m.hip_offset_right_cm)[seg]
+        t = m.time_s[seg]
+        first = off[(t - t[0] <= a.thresholds.sustain_s + 1e-9) & np.isfinite(off)]
+        if first.size:
+            drift[seg] = off - np.median(first)
+    return drop, drift
+
+
+def pelvis_chart(a: ClipAnalysis) -> Chart | None:
+    """Single-leg squats: the free-side pelvic drop (top) and the hip drift (bottom) over each rep,
+    with their limits and each rep's judged value (✗ = the rep failed on it). None for a clip
+    without single-leg reps."""
+    if not any(r.stance in ("left", "right") for r in a.results):
+        return None
+    m, th = a.measures, a.thresholds
     t = m.time_s
-    obl = m.pelvic_obliquity_deg - _baseline_median(m.pelvic_obliquity_deg, m.baseline)
-    fig = _figure(9.0, 2.4)
-    ax = fig.add_subplot()
-    _style_axes(ax)
-    fin = obl[np.isfinite(obl)]
-    span = max(20.0, float(np.abs(fin).max()) + 12 if fin.size else 0.0)
-    ax.set_ylim(-span, span)
-    _xlim(ax, t)
-    _rep_bands(ax, a)
-    ax.axhline(0, color="#888888", lw=0.8)
-    if fin.size:
-        ax.fill_between(t, obl - 10, obl + 10, color=PELVIS, alpha=0.15, lw=0, label="±10° typical error")
-        ax.plot(t, obl, color=PELVIS, lw=1.5, ls=":", label="pelvic obliquity (not validated)")
-        ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
-    ax.text(0.01, 0.97, "NOT VALIDATED: error ≈ ±10°, used for no verdict", transform=ax.transAxes, ha="left",
-            va="top", fontsize=9, color=INK, fontweight="bold")
-    if not fin.size:
-        _not_measurable(ax, "Pelvic obliquity not available (hips not found)")
+    drop, drift = pelvis_curves(a)
+    fig = _figure(9.0, 4.6)
+    panels = [("pelvic_drop", drop, th.pelvic_drop_max_deg, "°", "pelvic drop (°)\n+ = free side lower"),
+              ("hip_drift", drift, th.hip_drift_max_cm, " cm", "hip drift (cm)\n+ = outward over the foot")]
+    for k, (crit, v, lim, unit, label) in enumerate(panels):
+        ax = fig.add_subplot(2, 1, k + 1)
+        _style_axes(ax)
+        fin = v[np.isfinite(v)]
+        lo = min(-lim / 2, float(fin.min()) - 1 if fin.size else 0.0)
+        hi = max(lim * 1.5, float(fin.max()) + 2 if fin.size else 0.0)
+        ax.set_ylim(lo, hi)
+        _xlim(ax, t)
+        _rep_bands(ax, a)
+        ax.axhline(0, color="#888888", lw=0.8)
+        ax.axhline(lim, color=FAIL, lw=1.6, ls=(0, (6, 3)))
+        ax.text(t[0] if len(t) else 0, lim, f" limit {lim:g}{unit}", color=FAIL, fontsize=8.5, va="bottom")
+        if fin.size:
+            ax.plot(t, v, color=PELVIS, lw=2.0)
+        else:
+            _not_measurable(ax, "Pelvic drop not measured (waistband not seen, or no video pixels)"
+                            if crit == "pelvic_drop" else "Hip drift not measured (hips or ankle hidden, or camera "
+                            "turned too far)")
+        for r in a.results:
+            f = r.finding(crit)
+            if f is None or f.value is None or f.time_s is None:
+                continue
+            fault = f.result == "fail"
+            ax.plot([f.time_s], [f.value], marker="X" if fault else "o", ms=9 if fault else 6, color=PELVIS,
+                    mec=FAIL if fault else "white", mew=1.5, zorder=5)
+        ax.set_ylabel(label, fontsize=9)
     ax.set_xlabel("time (s)", fontsize=9)
-    ax.set_ylabel("hip-line tilt (°)\n+ = left hip higher", fontsize=9)
-    return Chart(_png(fig), "Pelvic obliquity over time, not validated (error about ±10°), shown for reference only.")
+    return Chart(_png(fig), f"Single-leg reps: the pelvis dropping on the free-leg side (limit "
+                            f"{th.pelvic_drop_max_deg:g}°) and the hips drifting outward over the standing foot "
+                            f"(limit {th.hip_drift_max_cm:g} cm) over time; a cross marks a rep that failed on it.")
 
 
 def knee_gap_chart(a: ClipAnalysis) -> Chart:

@@ -47,15 +47,20 @@ def _f(x, fmt="{:+.0f}°", missing="—") -> str:
 def rep_table(a: ClipAnalysis) -> str:
     """Per-rep table for the terminal: one line per rep (the worst knee angle and knee-over-foot of
     each knee over the whole rep), then the failed and unmeasured criteria in plain words."""
+    single = any(r.stance in ("left", "right") for r in a.results)
+    pelvis_head = f"  {'pelvis':>6} {'hips':>6}" if single else ""
     head = (f"{'rep':>3}  {'time':>11}  {'stance':6}  {'knee L':>7} {'knee R':>7}  {'foot L':>7} {'foot R':>7}  "
-            f"{'flex':>5}  {'trunk':>6}  verdict")
+            f"{'flex':>5}  {'trunk':>6}{pelvis_head}  verdict")
     lines = [head]
     for r in a.results:
+        pelvis = (f"  {_f(r.value('pelvic_drop')):>6} {_f(r.value('hip_drift'), '{:+.1f}cm'):>6}"
+                  if single else "")
         lines.append(f"{r.index:>3}  {r.start_s:5.1f}-{r.end_s:5.1f}  {r.stance:6}  "
                      f"{_f(r.value('knee_valgus', 'left')):>7} {_f(r.value('knee_valgus', 'right')):>7}  "
                      f"{_f(r.value('knee_over_foot', 'left'), '{:+.1f}cm'):>7} "
                      f"{_f(r.value('knee_over_foot', 'right'), '{:+.1f}cm'):>7}  "
-                     f"{_f(r.knee_flexion_deg, '{:.0f}°'):>5}  {_f(r.trunk_lean_deg):>6}  {VERDICT_WORDS[r.verdict]}")
+                     f"{_f(r.knee_flexion_deg, '{:.0f}°'):>5}  {_f(r.trunk_lean_deg):>6}{pelvis}  "
+                     f"{VERDICT_WORDS[r.verdict]}")
         for f in r.findings:
             if f.result == "fail":
                 lines.append(f"       ✗ {f.text()}")
@@ -74,6 +79,13 @@ def rep_table(a: ClipAnalysis) -> str:
     lines.append("knee = worst frontal-plane projection angle (FPPA) over the rep, + = knee inwards (valgus), limit "
                  f"{a.thresholds.knee_limit_deg:.0f}°; foot = worst knee position inside (+) the path of a knee "
                  "tracking over the foot, cm")
+    if single:
+        why = dict.fromkeys(f.why for r in a.results if (f := r.finding("pelvic_drop")) is not None
+                            and f.result == "not_measured")
+        lines.append(f"pelvis = free-side pelvic drop from standing, from the waistband line, limit "
+                     f"{a.thresholds.pelvic_drop_max_deg:.0f}°; hips = how far the hips moved sideways outward over "
+                     f"the standing foot from the rep's start, limit {a.thresholds.hip_drift_max_cm:.1f} cm")
+        lines += [f"pelvic drop not measured: {w}" for w in why if w]
     return "\n".join(lines)
 
 
