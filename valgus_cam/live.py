@@ -26,6 +26,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -40,6 +41,9 @@ from .overlay import BANNER_HOLD_S, rep_verdict as _verdict
 from .pose import PoseEstimator, RunningMode, _native_stderr_captured
 from .stream import LiveAnalyser, LiveState, StreamConfig
 from .verdicts import VERDICT_WORDS, RepResult, Thresholds
+
+if TYPE_CHECKING:
+    from .pipeline import ClipAnalysis
 
 WINDOW = "valgus-cam live"
 TESTS = ("auto", "squat", "single-leg")
@@ -258,9 +262,6 @@ def run_live(opts: LiveOptions, *, model_path: str | os.PathLike | None = None, 
     """Run a live session until ``q``, the end of the source, a camera failure, ``max_seconds`` or
     Ctrl-C (then ``interrupted``); everything is saved either way. ``source`` / ``estimator``
     override what ``opts`` would open (tests: a camera stand-in)."""
-    from .models import resolve_model
-    from .report import guidance_text, reps_document, rep_table
-
     if opts.inference not in ("video", "live_stream"):
         raise InputError(f"unknown inference mode {opts.inference!r} (video or live_stream)")
     if not opts.headless and not _display_available():
@@ -274,9 +275,7 @@ def run_live(opts: LiveOptions, *, model_path: str | os.PathLike | None = None, 
     own_estimator = estimator is None
     try:
         if estimator is None:
-            path = model_path or resolve_model(opts.model, progress=True)  # after the source: bad input first
-            estimator = PoseEstimator(path, mode=RunningMode.LIVE_STREAM if opts.inference == "live_stream"
-                                      else RunningMode.VIDEO)
+            estimator = _open_estimator(opts, model_path)  # after the source: bad input first
         mode = estimator.mode.value
         model_name = estimator.model_path.name
         short_model = model_name.replace("pose_landmarker_", "").replace(".task", "")
@@ -284,20 +283,14 @@ def run_live(opts: LiveOptions, *, model_path: str | os.PathLike | None = None, 
         if tap is not None:  # before reading starts, so that raw.avi has every frame from the first
             src.on_capture = tap
         reader = src.reader()
-        try:
-            first = reader.get()
-        except EndOfStream:
-            raise InputError(f"no frames could be read from {src.name}") from None
+        first = _first_frame(reader, src.name)
         H, W = first.image_bgr.shape[:2]
         fps = float(src.fps or 30.0)
         display_wh = (W, H + status_bar_height(W, H))
         analyser = LiveAnalyser((W, H), thresholds=opts.thresholds, test=opts.test, stance=opts.stance,
                                 config=opts.stream)
         if tap is not None:
-            from .record import SessionRecorder
-
-            recorder = SessionRecorder(opts.record, fps, (W, H), display_wh)
-            tap.attach(recorder)
+            recorder = _start_recorder(opts.record, fps, (W, H), display_wh, tap)
         if not opts.headless:
             window = Window(display_wh)
         out(f"live: {src.name} ({W}x{H}, {fps:.0f} fps{', paced in real time' if isinstance(src, RealtimeFileSource) else ''}"
@@ -308,64 +301,127 @@ def run_live(opts: LiveOptions, *, model_path: str | os.PathLike | None = None, 
                   thresholds=opts.thresholds, mirror=opts.mirror)
         loop = _Loop(opts, src, reader, estimator, analyser, recorder, window, beeper, hud, fps, out)
         loop.run(first)
-        final = analyser.finish()
-        loop.handle_final(final)
-        a = analyser.session_analysis()
-        doc = reps_document(a, src.name, fps, loop.frames)
+        result, a = _session_result(opts, loop, analyser, src, recorder, fps, model_name, mode)
+        summary = _summary_text(result, a, src, short_model)
         if recorder is not None:
-            recorder.reps(doc)
-        duration = loop.t_end - loop.t_start if loop.t_start is not None else 0.0
-        timings = np.array(loop.timings, float).reshape(-1, 3)
-        dropped = src.dropped_frames
-        ended = getattr(src, "ended_reason", None)
-        result = LiveResult(list(analyser.reps), doc, "", loop.frames, dropped, duration, ended, loop.interrupted,
-                            opts.record, [], model_name, mode, timings[:, 0], timings[:, 1], timings[:, 2],
-                            list(analyser.rep_lags_s), loop.snapshots)
-        head = (f"valgus-cam live: {src.name}, {duration:.1f} s, {loop.frames} frames analysed"
-                f" ({result.processed_fps:.1f} frames/s), {dropped} dropped by the "
-                f"{'camera' if src.is_live else 'reader'}, model {short_model} ({mode.replace('_', ' ')} mode)")
-        lines = [head, f"{a.test.replace('_', ' ')}: {len(analyser.reps)} rep{'s' if len(analyser.reps) != 1 else ''}"]
-        if analyser.reps:
-            lines.append(rep_table(a))
-        lines += [f"  warning: {w}" for w in a.warnings]
-        if advice := guidance_text(a):  # what the failed criteria are commonly associated with
-            lines.append(advice)
-        if analyser.rep_lags_s:
-            lines.append(f"verdicts came {np.median(analyser.rep_lags_s):.2f} s (median) after the rep ended")
-        if ended:
-            lines.append(f"stopped: {ended}")
-        summary = "\n".join(lines)
-        if recorder is not None:
-            recorder.close(summary)
-            out(f"writing {recorder.dir / 'annotated.mp4'} (H.264) from annotated.avi ...")
-            try:
-                recorder.write_h264()
-            except OutputError as e:  # the session is saved: the AVI stays, one line says why
-                out(f"warning: {e}")
-            result.files = recorder.files
-            summary += f"\nfiles in {recorder.dir}/: {', '.join(p.name for p in result.files)}"
+            summary = _finish_recording(recorder, result, summary, out)
         result.summary_text = summary
         if window is not None and recorder is not None and opts.replay and not loop.interrupted \
                 and any(r.verdict == "fail" for r in analyser.reps):
-            out("replaying the failed reps in the window (any key: next, q: end)")
-            mp4 = recorder.dir / "annotated.mp4"
-            replay_failed(window, mp4 if mp4.is_file() else recorder.dir / "annotated.avi", analyser.reps, fps,
-                          thresholds=opts.thresholds, bar=display_wh[1] - H)
+            _replay_session(window, recorder, analyser.reps, fps, opts.thresholds, display_wh[1] - H, out)
         return result
     finally:
-        if recorder is not None and not recorder.closed:
-            try:
-                recorder.close()
-            except OutputError:
-                pass
-        if window is not None:
-            window.close()
-        if analyser is not None:
-            analyser.close()
-        beeper.close()
-        src.close()
-        if own_estimator and estimator is not None:
-            estimator.close()
+        _close_session(recorder, window, analyser, beeper, src, estimator if own_estimator else None)
+
+
+def _open_estimator(opts: LiveOptions, model_path: str | os.PathLike | None) -> PoseEstimator:
+    """The pose estimator ``opts`` asks for: ``model_path``, else ``opts.model`` resolved (a
+    download with a progress bar if absent), in VIDEO or LIVE_STREAM mode."""
+    from .models import resolve_model
+
+    path = model_path or resolve_model(opts.model, progress=True)
+    return PoseEstimator(path, mode=RunningMode.LIVE_STREAM if opts.inference == "live_stream"
+                         else RunningMode.VIDEO)
+
+
+def _first_frame(reader, name: str) -> Frame:
+    """The source's first frame (its size sets up everything else); InputError when there is none."""
+    try:
+        return reader.get()
+    except EndOfStream:
+        raise InputError(f"no frames could be read from {name}") from None
+
+
+def _start_recorder(folder: Path, fps: float, size_wh: tuple[int, int], display_wh: tuple[int, int], tap: _Tap):
+    """The session's recorder, fed the frames ``tap`` held since reading started."""
+    from .record import SessionRecorder
+
+    recorder = SessionRecorder(folder, fps, size_wh, display_wh)
+    tap.attach(recorder)
+    return recorder
+
+
+def _session_result(opts: LiveOptions, loop: _Loop, analyser: LiveAnalyser, src: FrameSource, recorder, fps: float,
+                    model_name: str, mode: str) -> tuple[LiveResult, ClipAnalysis]:
+    """After the loop: the last reps (printed and recorded), reps.json (written when recording) and
+    the session's result without its summary text; also the session's ClipAnalysis."""
+    from .report import reps_document
+
+    final = analyser.finish()
+    loop.handle_final(final)
+    a = analyser.session_analysis()
+    doc = reps_document(a, src.name, fps, loop.frames)
+    if recorder is not None:
+        recorder.reps(doc)
+    duration = loop.t_end - loop.t_start if loop.t_start is not None else 0.0
+    timings = np.array(loop.timings, float).reshape(-1, 3)
+    dropped = src.dropped_frames
+    ended = getattr(src, "ended_reason", None)
+    result = LiveResult(list(analyser.reps), doc, "", loop.frames, dropped, duration, ended, loop.interrupted,
+                        opts.record, [], model_name, mode, timings[:, 0], timings[:, 1], timings[:, 2],
+                        list(analyser.rep_lags_s), loop.snapshots)
+    return result, a
+
+
+def _summary_text(result: LiveResult, a: ClipAnalysis, src: FrameSource, short_model: str) -> str:
+    """The end-of-session summary: the session line, the reps table, warnings, guidance, the
+    verdicts' lag and why the session stopped."""
+    from .report import guidance_text, rep_table
+
+    mode, reps = result.mode, result.reps
+    head = (f"valgus-cam live: {src.name}, {result.duration_s:.1f} s, {result.frames} frames analysed"
+            f" ({result.processed_fps:.1f} frames/s), {result.dropped} dropped by the "
+            f"{'camera' if src.is_live else 'reader'}, model {short_model} ({mode.replace('_', ' ')} mode)")
+    lines = [head, f"{a.test.replace('_', ' ')}: {len(reps)} rep{'s' if len(reps) != 1 else ''}"]
+    if reps:
+        lines.append(rep_table(a))
+    lines += [f"  warning: {w}" for w in a.warnings]
+    if advice := guidance_text(a):  # what the failed criteria are commonly associated with
+        lines.append(advice)
+    if result.rep_lags_s:
+        lines.append(f"verdicts came {np.median(result.rep_lags_s):.2f} s (median) after the rep ended")
+    if result.ended_reason:
+        lines.append(f"stopped: {result.ended_reason}")
+    return "\n".join(lines)
+
+
+def _finish_recording(recorder, result: LiveResult, summary: str, out) -> str:
+    """Close the recording with ``summary`` and write annotated.mp4 (a missing encoder keeps the
+    AVI, with a warning); ``result.files`` set; the summary with the files line added."""
+    recorder.close(summary)
+    out(f"writing {recorder.dir / 'annotated.mp4'} (H.264) from annotated.avi ...")
+    try:
+        recorder.write_h264()
+    except OutputError as e:  # the session is saved: the AVI stays, one line says why
+        out(f"warning: {e}")
+    result.files = recorder.files
+    return summary + f"\nfiles in {recorder.dir}/: {', '.join(p.name for p in result.files)}"
+
+
+def _replay_session(window: Window, recorder, reps: list, fps: float, thresholds: Thresholds, bar: int, out) -> None:
+    """Replay the failed reps from the recording (annotated.mp4, else annotated.avi) in the window."""
+    out("replaying the failed reps in the window (any key: next, q: end)")
+    mp4 = recorder.dir / "annotated.mp4"
+    replay_failed(window, mp4 if mp4.is_file() else recorder.dir / "annotated.avi", reps, fps,
+                  thresholds=thresholds, bar=bar)
+
+
+def _close_session(recorder, window, analyser, beeper: Beeper, src: FrameSource, estimator) -> None:
+    """Release what a session opened, whatever was opened before a failure (``estimator``: None
+    when the caller owns it)."""
+    if recorder is not None and not recorder.closed:
+        try:
+            recorder.close()
+        except OutputError:
+            pass
+    if window is not None:
+        window.close()
+    if analyser is not None:
+        analyser.close()
+    beeper.close()
+    src.close()
+    if estimator is not None:
+        estimator.close()
 
 
 class _Tap:
