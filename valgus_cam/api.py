@@ -80,8 +80,6 @@ def analyze(path: str | Path, *, out: str | Path | None = None, test: str = "aut
     "standing" | "landing"; ``height_cm``: body height for the standing check (docs/screening.md).
     Raises :class:`~valgus_cam.errors.ValgusCamError` subclasses on bad input."""
     from .pipeline import analyse_clip
-    from .report import reps_document, write_reps_json
-    from .sinks import atomic_open, read_landmarks_csv, write_frames_csv
     from .verdicts import load_thresholds
 
     spec = str(path)
@@ -98,17 +96,7 @@ def analyze(path: str | Path, *, out: str | Path | None = None, test: str = "aut
     facts = early = None
     with contextlib.ExitStack() as stack:  # a failure or Ctrl-C discards a half-drawn annotated.mp4
         if landmarks is not None:
-            from .capture import open_source
-
-            with open_source(spec, fps=fps) as src:
-                wh, rate = src.size_wh, src.fps
-                if wh is None:  # an image folder knows its size once a frame is read
-                    first = next(iter(src), None)
-                    if first is None:
-                        raise InputError(f"no frames could be read from {spec}")
-                    wh = (first.image_bgr.shape[1], first.image_bgr.shape[0])
-            table = read_landmarks_csv(landmarks)
-            series, index, model_name = LandmarkSeries.from_table(table, wh), table.frame, Path(landmarks).name
+            series, index, model_name, rate = _from_landmarks_csv(spec, landmarks, fps)
         else:
             lm_csv = out_dir / "landmarks.csv" if write else None
             facts = ClipFacts()
@@ -132,22 +120,52 @@ def analyze(path: str | Path, *, out: str | Path | None = None, test: str = "aut
         result = AnalyzeResult(spec, float(rate), np.asarray(index, int), series, a, model_name,
                                out_dir if write else None, files)
         if write:
-            with atomic_open(out_dir / "frames.csv") as f:
-                write_frames_csv(f, index, a.measures)
-            write_reps_json(out_dir / "reps.json", reps_document(a, spec, rate, len(index)))
-            files += [out_dir / "frames.csv", out_dir / "reps.json"]
-            if annotate:
-                from .overlay import write_annotated_video
-
-                if early is None or not early.finish(series, a):  # no pose pass, or what it drew was not final
-                    write_annotated_video(spec, out_dir / "annotated.mp4", series, index, a, fps=fps, progress=progress)
-                files.append(out_dir / "annotated.mp4")
-            if report:
-                from .html_report import write_clip_report
-
-                write_clip_report(result, out_dir / "report.html")  # links the files written before it
-                files.append(out_dir / "report.html")
+            _write_outputs(result, out_dir, index, rate, early, annotate=annotate, report=report, fps=fps,
+                           progress=progress)
         return result
+
+
+def _from_landmarks_csv(spec: str, landmarks: str | Path, fps: float | None):
+    """A clip's landmarks read back from a landmark CSV written earlier (no pose estimation); the
+    clip itself is opened only for its frame size and rate. Returns (series, frame indices, CSV
+    file name, fps)."""
+    from .capture import open_source
+    from .sinks import read_landmarks_csv
+
+    with open_source(spec, fps=fps) as src:
+        wh, rate = src.size_wh, src.fps
+        if wh is None:  # an image folder knows its size once a frame is read
+            first = next(iter(src), None)
+            if first is None:
+                raise InputError(f"no frames could be read from {spec}")
+            wh = (first.image_bgr.shape[1], first.image_bgr.shape[0])
+    table = read_landmarks_csv(landmarks)
+    return LandmarkSeries.from_table(table, wh), table.frame, Path(landmarks).name, rate
+
+
+def _write_outputs(result: AnalyzeResult, out_dir: Path, index, rate, early, *, annotate: bool, report: bool,
+                   fps: float | None, progress: bool) -> None:
+    """frames.csv and reps.json, then annotated.mp4 (unless ``early``, the single-pass annotator,
+    drew the final one) and report.html as asked; each file written is added to ``result.files``."""
+    from .report import reps_document, write_reps_json
+    from .sinks import atomic_open, write_frames_csv
+
+    spec, series, a, files = result.video, result.series, result.analysis, result.files
+    with atomic_open(out_dir / "frames.csv") as f:
+        write_frames_csv(f, index, a.measures)
+    write_reps_json(out_dir / "reps.json", reps_document(a, spec, rate, len(index)))
+    files += [out_dir / "frames.csv", out_dir / "reps.json"]
+    if annotate:
+        from .overlay import write_annotated_video
+
+        if early is None or not early.finish(series, a):  # no pose pass, or what it drew was not final
+            write_annotated_video(spec, out_dir / "annotated.mp4", series, index, a, fps=fps, progress=progress)
+        files.append(out_dir / "annotated.mp4")
+    if report:
+        from .html_report import write_clip_report
+
+        write_clip_report(result, out_dir / "report.html")  # links the files written before it
+        files.append(out_dir / "report.html")
 
 
 def run_pose(spec: str, landmarks_csv: Path | None, *, model=None, fps: float | None = None, progress: bool = False,

@@ -27,15 +27,28 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``valgus-cam`` parser: global options and one subcommand per ``COMMANDS`` entry."""
     ap = argparse.ArgumentParser(prog="valgus-cam", description="Dynamic knee valgus from a camera.")
     ap.add_argument("--version", action="version", version=f"valgus-cam {__version__}")
     ap.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_models_parser(sub)
+    _add_landmarks_parser(sub)
+    _add_analyze_parser(sub)
+    _add_batch_parser(sub)
+    _add_live_parser(sub)
+    return ap
 
+
+def _add_models_parser(sub: argparse._SubParsersAction) -> None:
+    """``valgus-cam models``: list the pose models found, or download one."""
     m = sub.add_parser("models", help="list the pose models found (and verified) or download one")
     m.add_argument("--download", metavar="NAME", choices=["lite", "full", "heavy", "all"],
                    help="download a model (or all) into the cache, sha256-checked")
 
+
+def _add_landmarks_parser(sub: argparse._SubParsersAction) -> None:
+    """``valgus-cam landmarks``: the pose landmarks of every frame to CSV."""
     lm = sub.add_parser("landmarks", help="write the pose landmarks of every frame to CSV")
     lm.add_argument("input", help="video file, folder of images, image file, or camera index")
     lm.add_argument("-o", "--output", type=Path, default=None,
@@ -46,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     lm.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_model_arg(lm)
 
+
+def _add_analyze_parser(sub: argparse._SubParsersAction) -> None:
+    """``valgus-cam analyze``: score a recorded clip."""
     an = sub.add_parser("analyze", help="score a recorded clip: per-rep FPPA, trunk, hands, balance; pass/fail")
     an.add_argument("input", help="video file or folder of images")
     an.add_argument("--out", type=Path, default=None, help="output folder (default: valgus-out/<input stem>/)")
@@ -69,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_model_arg(an)
 
+
+def _add_batch_parser(sub: argparse._SubParsersAction) -> None:
+    """``valgus-cam batch``: score many clips in parallel."""
     ba = sub.add_parser("batch", help="score many clips in parallel (process pool or Dask); summary.csv of all")
     ba.add_argument("inputs", nargs="+", metavar="INPUT",
                     help="video files, folders (searched recursively for videos) or globs")
@@ -93,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     ba.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_model_arg(ba)
 
+
+def _add_live_parser(sub: argparse._SubParsersAction) -> None:
+    """``valgus-cam live``: the webcam self-check."""
     lv = sub.add_parser("live", help="self-check with the webcam: setup guide, a verdict per rep, record and replay",
                         description="Live self-check: the camera picture with the overlay, a setup guide until "
                                     "counting starts, a PASS/FAIL banner per rep. Keys: q quit, space pause, "
@@ -122,7 +144,6 @@ def build_parser() -> argparse.ArgumentParser:
                     help="use the sex-specific knee-angle limit (docs/verdicts.md)")
     lv.add_argument("--max-seconds", type=float, default=None, metavar="S", help="stop after S seconds")
     _add_model_arg(lv)
-    return ap
 
 
 def cmd_models(args) -> int:

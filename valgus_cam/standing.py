@@ -115,45 +115,90 @@ def assess_standing(s: LandmarkSeries, m: FrameMeasures, thresholds, height_cm: 
         return None
     t = m.time_s
     frames = np.arange(b.start, b.stop)
-    vis = lambda name: s.vis(name)[b] >= min_visibility  # noqa: E731
-    # the hold's own camera roll (a person standing still is upright), removed from every point:
-    # the clip-level roll of FrameMeasures comes from the first frames, which may be walking in
-    roll = g.camera_roll_deg(s.p("left_ankle")[b], s.p("right_ankle")[b], s.p("left_shoulder")[b],
-                             s.p("right_shoulder")[b])
-    roll = roll if np.isfinite(roll) else 0.0
-    cr, sr = math.cos(math.radians(-roll)), math.sin(math.radians(-roll))
-    centre = np.asarray(s.image_wh, float) / 2
-
-    def pt(name: str) -> np.ndarray:  # the hold's points, camera roll removed
-        q = s.p(name)[b] - centre
-        return np.column_stack([cr * q[:, 0] - sr * q[:, 1], sr * q[:, 0] + cr * q[:, 1]]) + centre
-
+    hold = _Hold(s, b, min_visibility)
     given = height_cm is not None
     h_cm = float(height_cm) if given else DEFAULT_HEIGHT_CM
     yaw = _median(m.body_yaw_deg[b])
     frontal = m.view == "frontal" and yaw is not None and abs(yaw) <= MAX_YAW_DEG
-    not_measured: list[str] = []
-    reasons: list[str] = []
 
     # pixels per cm from the eye-to-heel height
-    eye_y = (pt("left_eye")[:, 1] + pt("right_eye")[:, 1]) / 2
-    heel_y = (pt("left_heel")[:, 1] + pt("right_heel")[:, 1]) / 2
-    ok = vis("left_eye") & vis("right_eye") & vis("left_heel") & vis("right_heel")
-    eye_heel_px = _median(np.where(ok, heel_y - eye_y, np.nan))
+    eye_heel_px = _eye_heel_px(hold)
     px_per_cm = eye_heel_px / (EYE_HEIGHT_FRACTION * h_cm) if eye_heel_px and eye_heel_px > 0 else None
     cos_yaw = math.cos(math.radians(yaw)) if yaw is not None else 1.0
+    scale_unc = GIVEN_HEIGHT_UNCERTAINTY if given else DEFAULT_HEIGHT_UNCERTAINTY
+    gaps, reasons, not_measured = _knee_ankle_gaps(hold, px_per_cm, cos_yaw, frontal, scale_unc, thresholds)
+    turn, turn_reasons, turn_notes = _foot_turnout(hold, eye_heel_px, yaw, frontal, thresholds)
+    reasons += turn_reasons
+    not_measured += turn_notes
 
+    fppa = {k: _median(getattr(m, k)[b]) for k in ("fppa_left_deg", "fppa_right_deg", "fppa_frontal_left_deg",
+                                                  "fppa_frontal_right_deg")}
+    if fppa["fppa_frontal_left_deg"] is None and fppa["fppa_frontal_right_deg"] is None:
+        not_measured.append("static knee angle: frontal-plane FPPA not available (side view, camera not square to "
+                            "the body, or the legs not visible)")
+    obl = _median(g.pelvic_obliquity_deg(hold.pt("left_hip"), hold.pt("right_hip")))
+    not_measured.append(f"pelvis level: reported, not judged (± {PELVIS_UNCERTAINTY_DEG:.0f}°: MediaPipe's hip "
+                        "points are not a validated pelvic measure)")
+    judged = gaps["intermalleolar_distance_cm"] is not None or turn["left"] is not None or turn["right"] is not None
+    verdict = "fail" if reasons else ("pass" if judged else "unmeasurable")
+    return StandingResult(
+        index=1, start_frame=int(frames[0]), end_frame=int(frames[-1]), start_s=float(t[frames[0]]),
+        end_s=float(t[frames[-1]]), duration_s=float(t[frames[-1]] - t[frames[0]]),
+        **fppa, body_yaw_deg=yaw, height_cm=h_cm, height_source="given" if given else "default",
+        **gaps, foot_turnout_left_deg=turn["left"], foot_turnout_right_deg=turn["right"],
+        foot_turnout_uncertainty_deg=FOOT_TURNOUT_UNCERTAINTY_DEG, pelvic_obliquity_deg=obl,
+        pelvic_obliquity_uncertainty_deg=PELVIS_UNCERTAINTY_DEG, verdict=verdict, reasons=tuple(reasons),
+        not_measured=tuple(not_measured))
+
+
+class _Hold:
+    """The hold's landmarks with the hold's own camera roll removed (a person standing still is
+    upright; the clip-level roll of FrameMeasures comes from the first frames, which may be walking
+    in), and which of them are visible."""
+
+    def __init__(self, s: LandmarkSeries, b: slice, min_visibility: float):
+        self.s, self.b, self.min_visibility = s, b, min_visibility
+        roll = g.camera_roll_deg(s.p("left_ankle")[b], s.p("right_ankle")[b], s.p("left_shoulder")[b],
+                                 s.p("right_shoulder")[b])
+        roll = roll if np.isfinite(roll) else 0.0
+        self._cr, self._sr = math.cos(math.radians(-roll)), math.sin(math.radians(-roll))
+        self._centre = np.asarray(s.image_wh, float) / 2
+
+    def vis(self, name: str) -> np.ndarray:
+        """Per hold frame: the landmark is visible enough to use."""
+        return self.s.vis(name)[self.b] >= self.min_visibility
+
+    def pt(self, name: str) -> np.ndarray:
+        """The landmark's image points over the hold, camera roll removed."""
+        cr, sr, centre = self._cr, self._sr, self._centre
+        q = self.s.p(name)[self.b] - centre
+        return np.column_stack([cr * q[:, 0] - sr * q[:, 1], sr * q[:, 0] + cr * q[:, 1]]) + centre
+
+
+def _eye_heel_px(hold: _Hold) -> float | None:
+    """Median eye-to-heel height in pixels over the hold (None when the eyes or heels are not seen)."""
+    eye_y = (hold.pt("left_eye")[:, 1] + hold.pt("right_eye")[:, 1]) / 2
+    heel_y = (hold.pt("left_heel")[:, 1] + hold.pt("right_heel")[:, 1]) / 2
+    ok = hold.vis("left_eye") & hold.vis("right_eye") & hold.vis("left_heel") & hold.vis("right_heel")
+    return _median(np.where(ok, heel_y - eye_y, np.nan))
+
+
+def _knee_ankle_gaps(hold: _Hold, px_per_cm: float | None, cos_yaw: float, frontal: bool, scale_unc: float,
+                     thresholds) -> tuple[dict, list[str], list[str]]:
+    """Knee and ankle distances and gaps in cm, the knock-knee check (IMD) and the separation
+    ratio, as StandingResult fields; with the reasons (``knock_knees``) and what was not measured."""
     def dist_cm(a: str, c: str) -> float | None:
         if px_per_cm is None or not frontal:
             return None
-        okv = vis(a) & vis(c)
-        d = _median(np.where(okv, np.abs(pt(a)[:, 0] - pt(c)[:, 0]), np.nan))
+        okv = hold.vis(a) & hold.vis(c)
+        d = _median(np.where(okv, np.abs(hold.pt(a)[:, 0] - hold.pt(c)[:, 0]), np.nan))
         return None if d is None else d / px_per_cm / cos_yaw
 
+    reasons: list[str] = []
+    not_measured: list[str] = []
     knee_cm, ankle_cm = dist_cm("left_knee", "right_knee"), dist_cm("left_ankle", "right_ankle")
     knee_gap = knee_cm - KNEE_BREADTH_CM if knee_cm is not None else None
     ankle_gap = ankle_cm - ANKLE_BREADTH_CM if ankle_cm is not None else None
-    scale_unc = GIVEN_HEIGHT_UNCERTAINTY if given else DEFAULT_HEIGHT_UNCERTAINTY
     gap_unc = None
     if ankle_cm is not None:
         gap_unc = math.sqrt(BREADTH_UNCERTAINTY_CM ** 2 + LANDMARK_BIAS_CM ** 2 + (scale_unc * ankle_cm) ** 2)
@@ -170,12 +215,24 @@ def assess_standing(s: LandmarkSeries, m: FrameMeasures, thresholds, height_cm: 
     if imd is not None and gap_unc is not None and imd - gap_unc >= thresholds.knock_knee_imd_min_cm:
         reasons.append("knock_knees")
     ratio = knee_cm / ankle_cm if knee_cm is not None and ankle_cm else None
+    fields = dict(knee_distance_cm=knee_cm, ankle_distance_cm=ankle_cm, knee_gap_cm=knee_gap, ankle_gap_cm=ankle_gap,
+                  gap_uncertainty_cm=gap_unc, knees_together=together, intermalleolar_distance_cm=imd,
+                  knee_separation_ratio=ratio)
+    return fields, reasons, not_measured
 
-    # foot turn-out from the foot's sideways extent over its expected length
+
+def _foot_turnout(hold: _Hold, eye_heel_px: float | None, yaw: float | None, frontal: bool,
+                  thresholds) -> tuple[dict, list[str], list[str]]:
+    """Foot turn-out per side (+ = toes out) from the foot's sideways extent over its expected
+    length, corrected for the body yaw; with the reasons (``foot_turn_out_<side>``) and what was
+    not measured."""
+    s, b = hold.s, hold.b
+    reasons: list[str] = []
+    not_measured: list[str] = []
     turn = {}
     for side, sign in (("left", 1.0), ("right", -1.0)):
-        okf = vis(f"{side}_heel") & vis(f"{side}_foot_index")
-        dx = _median(np.where(okf, pt(f"{side}_foot_index")[:, 0] - pt(f"{side}_heel")[:, 0], np.nan))
+        okf = hold.vis(f"{side}_heel") & hold.vis(f"{side}_foot_index")
+        dx = _median(np.where(okf, hold.pt(f"{side}_foot_index")[:, 0] - hold.pt(f"{side}_heel")[:, 0], np.nan))
         if dx is None or eye_heel_px is None or not frontal:
             turn[side] = None
             continue
@@ -186,27 +243,7 @@ def assess_standing(s: LandmarkSeries, m: FrameMeasures, thresholds, height_cm: 
             reasons.append(f"foot_turn_out_{side}")
     if frontal and (turn["left"] is None or turn["right"] is None):
         not_measured.append("foot turn-out: heel or toes not visible")
-
-    fppa = {k: _median(getattr(m, k)[b]) for k in ("fppa_left_deg", "fppa_right_deg", "fppa_frontal_left_deg",
-                                                  "fppa_frontal_right_deg")}
-    if fppa["fppa_frontal_left_deg"] is None and fppa["fppa_frontal_right_deg"] is None:
-        not_measured.append("static knee angle: frontal-plane FPPA not available (side view, camera not square to "
-                            "the body, or the legs not visible)")
-    obl = _median(g.pelvic_obliquity_deg(pt("left_hip"), pt("right_hip")))
-    not_measured.append(f"pelvis level: reported, not judged (± {PELVIS_UNCERTAINTY_DEG:.0f}°: MediaPipe's hip "
-                        "points are not a validated pelvic measure)")
-    judged = imd is not None or turn["left"] is not None or turn["right"] is not None
-    verdict = "fail" if reasons else ("pass" if judged else "unmeasurable")
-    return StandingResult(
-        index=1, start_frame=int(frames[0]), end_frame=int(frames[-1]), start_s=float(t[frames[0]]),
-        end_s=float(t[frames[-1]]), duration_s=float(t[frames[-1]] - t[frames[0]]),
-        **fppa, body_yaw_deg=yaw, height_cm=h_cm, height_source="given" if given else "default",
-        knee_distance_cm=knee_cm, ankle_distance_cm=ankle_cm, knee_gap_cm=knee_gap, ankle_gap_cm=ankle_gap,
-        gap_uncertainty_cm=gap_unc, knees_together=together, intermalleolar_distance_cm=imd,
-        knee_separation_ratio=ratio, foot_turnout_left_deg=turn["left"], foot_turnout_right_deg=turn["right"],
-        foot_turnout_uncertainty_deg=FOOT_TURNOUT_UNCERTAINTY_DEG, pelvic_obliquity_deg=obl,
-        pelvic_obliquity_uncertainty_deg=PELVIS_UNCERTAINTY_DEG, verdict=verdict, reasons=tuple(reasons),
-        not_measured=tuple(not_measured))
+    return turn, reasons, not_measured
 
 
 def find_hold(s: LandmarkSeries, min_s: float = 0.3, enough_s: float = 1.0, max_speed: float = 0.1,
