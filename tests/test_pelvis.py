@@ -162,7 +162,8 @@ def test_single_leg_reps_get_pelvic_drop_and_hip_drift_findings(clip_run):
         assert pd.value == pytest.approx(g["pelvic_drop_2d_peak"], abs=2.0)  # benchmark: 11.4/10.3, 8.2/7.2, 4.4/3.5
         assert (pd.result == "fail") == (g["pelvic_drop_2d_peak"] > pd.limit)
         assert r.pelvic_drop_deg == pd.value and ("pelvic_drop" in r.reasons) == (pd.result == "fail")
-        assert hd.result == "pass" and hd.value < 2.5, hd
+        # at 20° of yaw the hips sitting back would read as a sideways drift: not judged, and said why
+        assert hd.result == "not_measured" and "off the body's front" in hd.why, hd
     # from the landmarks alone (no pixels: a landmark file, live) the pelvic drop is not measured
     # and says why; hip drift needs no pixels
     from valgus_cam.pipeline import analyse_clip
@@ -171,31 +172,49 @@ def test_single_leg_reps_get_pelvic_drop_and_hip_drift_findings(clip_run):
     for r in bare.results:
         pd = r.finding("pelvic_drop")
         assert pd.result == "not_measured" and "pixels" in pd.why and r.pelvic_drop_deg is None
-        assert r.finding("hip_drift").result == "pass"
+        assert r.finding("hip_drift").result == "not_measured"
 
 
-def test_hips_moved_outside_the_foot_fail_the_rep(clip_run):
-    """Real landmarks with the hip points moved sideways outward over the stance (left) foot during
-    the second rep, by up to 8 cm at its bottom: that rep fails ``hip_drift`` with about that
-    value, the others do not."""
-    from valgus_cam.measures import LandmarkSeries
+@pytest.fixture(scope="module")
+def front_run(full_model):
+    """A single-leg clip filmed from the front (0° yaw, hands on hips, free leg in front) through
+    the real full model: its landmarks and ground truth."""
+    video = _need(SHARED / "synthetic2" / "dev2_007_single_right.mp4")
+    gt = json.loads(_need(SHARED / "synthetic2" / "dev2_007_single_right.json").read_text())
+    times, poses = [], []
+    with VideoFileSource(video) as src, PoseEstimator(full_model) as est:
+        wh = src.size_wh
+        for frame, pose in iter_poses(src, est):
+            times.append(frame.time_s)
+            poses.append(pose)
+    return dict(s=LandmarkSeries.from_poses(times, poses, wh), gt=gt)
+
+
+def test_hips_moved_outside_the_foot_fail_the_rep(front_run):
+    """Real landmarks with the hip points moved sideways outward over the stance (right) foot
+    during the second rep, by up to 8 cm at its bottom: that rep fails ``hip_drift`` with about
+    that value; the others, where the renders keep the pelvis over the foot, pass."""
     from valgus_cam.pipeline import analyse_clip
 
-    s, gt = clip_run["s"], clip_run["gt"]
-    base = clip_run["base"]
-    leg_px = np.nanmedian(np.linalg.norm(s.xy_px[base, P.LH] - s.xy_px[base, P.LA], axis=-1))
+    s, gt = front_run["s"], front_run["gt"]
+    a0 = analyse_clip(s, test="single-leg")
+    assert [r.stance for r in a0.results] == ["right"] * len(gt["reps"])
+    assert all(r.finding("hip_drift").result == "pass" and r.hip_drift_cm < 2.5 for r in a0.results)
+    base = a0.measures.baseline
+    RH, RA = P.RH, P.RA
+    leg_px = np.nanmedian(np.linalg.norm(s.xy_px[base, RH] - s.xy_px[base, RA], axis=-1))
     px_per_cm = leg_px / (P.LEG_LENGTH_PER_HEIGHT * 170.0)  # the default body height
-    outward = np.sign(np.nanmedian(s.xy_px[base, P.LH, 0] - s.xy_px[base, P.RH, 0]))
+    outward = np.sign(np.nanmedian(s.xy_px[base, RH, 0] - s.xy_px[base, P.LH, 0]))
     g = gt["reps"][1]
     ramp = np.zeros(len(s.time_s))
     ramp[g["start"]:g["bottom"] + 1] = np.linspace(0, 1, g["bottom"] + 1 - g["start"])
     ramp[g["bottom"]:g["end"] + 1] = np.linspace(1, 0, g["end"] + 1 - g["bottom"])
     xy = s.xy_px.copy()
-    xy[:, [P.LH, P.RH], 0] += (outward * 8.0 * px_per_cm / np.cos(np.radians(20.0)) * ramp)[:, None]
+    xy[:, [P.LH, RH], 0] += (outward * 8.0 * px_per_cm * ramp)[:, None]
     moved = LandmarkSeries(s.time_s, xy, s.world_xyz_m, s.visibility, s.image_wh)
     a = analyse_clip(moved, test="single-leg")
     drift = [r.finding("hip_drift") for r in a.results]
-    assert [f.result for f in drift] == ["pass", "fail", "pass"], drift
-    assert drift[1].value == pytest.approx(8.0, abs=2.5)
+    assert [f.result for f in drift] == ["pass", "fail", "pass", "pass"], drift
+    assert drift[1].value == pytest.approx(8.0, abs=2.0)
     assert "hip_drift" in a.results[1].reasons and a.results[1].verdict == "fail"
     assert "hips drifted outside the stance foot" in drift[1].text()

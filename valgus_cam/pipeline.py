@@ -178,6 +178,16 @@ class ClipAnalysis:
                 and bool(np.isfinite(m.fppa_frontal_left_deg).any() or np.isfinite(m.fppa_frontal_right_deg).any()))
 
 
+def still_foot(xy_px: np.ndarray, rep) -> str:
+    """The stance leg of a rep the user says is single-leg but whose free foot the classifier
+    (``reps.classify_stance``) did not see move enough (a foot held still in front for the whole
+    set): the foot that moves less within the rep (``reps.foot_motion``); "left" if neither is seen."""
+    from .reps import foot_motion
+
+    ml, mr = foot_motion(xy_px, rep.start_frame, rep.end_frame)
+    return "right" if np.isfinite(ml) and np.isfinite(mr) and mr < ml else "left"
+
+
 def single_leg_frames(a: ClipAnalysis, margin: int = 5) -> np.ndarray:
     """Frames whose pixels the pelvic drop needs: the standing baseline and the single-leg reps
     (± ``margin`` frames for the running median). Empty when there is no single-leg rep."""
@@ -238,7 +248,8 @@ def analyse_clip(series: "LandmarkSeries", thresholds: "Thresholds | None" = Non
     if test == "squat":
         reps = [replace(r, stance="both") for r in reps]
     elif test == "single-leg" or stance != "auto":
-        reps = [replace(r, stance=stance if stance != "auto" else (r.stance if r.stance != "both" else "left"))
+        reps = [replace(r, stance=stance if stance != "auto" else (r.stance if r.stance != "both"
+                                                                   else still_foot(series.xy_px, r)))
                 for r in reps]
     kind = detect_test(reps) if test == "auto" else ("single_leg_squat" if test == "single-leg" else "double_leg_squat")
     hands = hands_on_hips_per_frame(series.time_s, series.xy_px, series.visibility)
