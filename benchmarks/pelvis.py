@@ -84,6 +84,9 @@ def main() -> None:
     ap.add_argument("--model", default="full")
     ap.add_argument("--cache", type=Path, default=None, help="folder of landmark CSVs (written if absent)")
     ap.add_argument("--clips", nargs="*", default=None, help="clip id prefixes (default: all single-leg)")
+    ap.add_argument("--data", type=Path, default=SYNTHETIC2,
+                    help="a folder of renders in synthetic2's format with its manifest.json (default: "
+                         "../shared/synthetic2; e.g. a held-out set made with another seed)")
     ap.add_argument("--per-clip", action="store_true", help="print a line per clip and per rep")
     ap.add_argument("--multiview", action="store_true", help="also the real 4-view balance clips (no truth)")
     ap.add_argument("--multiview-cache", type=Path, default=None,
@@ -92,7 +95,8 @@ def main() -> None:
     if "VALGUS_CAM_MODEL_DIR" not in os.environ and (ROOT.parent / "shared" / "models").is_dir():
         os.environ["VALGUS_CAM_MODEL_DIR"] = str(ROOT.parent / "shared" / "models")
     model = resolve_model(args.model)
-    manifest = json.loads((SYNTHETIC2 / "manifest.json").read_text())
+    data = args.data
+    manifest = json.loads((data / "manifest.json").read_text())
 
     frame_err, mp_err, drift_err, abs_err = Errors(), Errors(), Errors(), Errors()
     drift_peaks = []
@@ -106,11 +110,11 @@ def main() -> None:
         cid = clip["clip_id"]
         if clip["exercise"] != "single_leg_squat" or (args.clips and not any(cid.startswith(p) for p in args.clips)):
             continue
-        gt = json.loads((SYNTHETIC2 / clip["gt"]).read_text())
-        s = landmarks_for(SYNTHETIC2 / clip["video"], model, args.cache)
+        gt = json.loads((data / clip["gt"]).read_text())
+        s = landmarks_for(data / clip["video"], model, args.cache)
         m = compute_frame_measures(s, GateConfig(shank_cm=SHANK_PER_HEIGHT * 100 * clip["height_m"]))
         stance = clip["stance"]
-        tilt = waistband_tilt(s, strips_for(SYNTHETIC2 / clip["video"], s), m.baseline)
+        tilt = waistband_tilt(s, strips_for(data / clip["video"], s), m.baseline)
         res = replace(tilt, drop_deg=(1.0 if stance == "left" else -1.0) * tilt.drop_deg)
         offset_cm = m.hip_offset_left_cm if stance == "left" else m.hip_offset_right_cm
 

@@ -54,7 +54,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     ap.add_argument("--model", default="full")
     ap.add_argument("--cache", type=Path, default=None, help="landmark CSV cache folder (read/written)")
-    ap.add_argument("--set", nargs="*", default=["synthetic", "synthetic2"], dest="sets")
+    ap.add_argument("--set", nargs="*", default=["synthetic", "synthetic2"], dest="sets",
+                    help="set names under ../shared, or folders of renders in synthetic2's format (held-out sets)")
     ap.add_argument("--clips", nargs="*", default=None, help="clip id prefixes (default: all)")
     ap.add_argument("-v", "--verbose", action="store_true", help="one line per rep")
     a = ap.parse_args()
@@ -66,8 +67,9 @@ def main() -> int:
     dstart, dbottom, dend, lean_err, pd_err = [], [], [], [], []
     print(f"{'clip':24s} {'yaw':>4s} reps(gt) knee ok/judged/reps  hands  touchdown  max|Δ| start/bottom/end s")
     for name in a.sets:
-        v2 = name == "synthetic2"
-        for jf in sorted((SHARED / name).glob("dev*.json")):
+        folder = Path(name) if Path(name).is_dir() else SHARED / name  # a set's name, or a folder of renders
+        v2 = name == "synthetic2" or folder.name != "synthetic"  # synthetic2's truth rules (any other folder: v2 renders)
+        for jf in sorted(folder.glob("dev*.json")):
             if a.clips and not any(jf.stem.startswith(p) for p in a.clips):
                 continue
             gt = json.loads(jf.read_text())
