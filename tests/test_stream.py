@@ -91,6 +91,9 @@ def test_frames_rows_are_final_values_in_order(clip_result):
     assert len(counted) >= 0.9 * len(rows)  # these clips start with a still stand: calibrated at once
     for r in counted:
         for col, v in r.values.items():
+            if col == "pelvic_tilt_deg":  # the waistband needs the video's pixels: live never has it
+                assert not math.isfinite(v), r.frame
+                continue
             ref = float(getattr(m, col)[r.frame])
             assert math.isfinite(v) == math.isfinite(ref), (r.frame, col)
             if math.isfinite(v):
