@@ -22,49 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import geometry as g
-from .landmarks import LM
+from .landmarks import LM, LandmarkSeries
 from .pelvis import LEG_LENGTH_PER_HEIGHT, hip_offset_cm
 from .signals import condition
-
-
-@dataclass(frozen=True, slots=True)
-class LandmarkSeries:
-    """A clip's landmarks as arrays; NaN rows where nobody was detected."""
-
-    time_s: np.ndarray  # (n,)
-    xy_px: np.ndarray  # (n, 33, 2)
-    world_xyz_m: np.ndarray  # (n, 33, 3)
-    visibility: np.ndarray  # (n, 33)
-    image_wh: tuple[int, int]
-
-    @property
-    def detected(self) -> np.ndarray:
-        return np.isfinite(self.xy_px[:, LM["left_hip"], 0])
-
-    def p(self, name: str) -> np.ndarray:
-        return self.xy_px[:, LM[name]]
-
-    def w(self, name: str) -> np.ndarray:
-        return self.world_xyz_m[:, LM[name]]
-
-    def vis(self, name: str) -> np.ndarray:
-        return self.visibility[:, LM[name]]
-
-    @classmethod
-    def from_poses(cls, time_s, poses, image_wh) -> "LandmarkSeries":
-        n = len(poses)
-        xy = np.full((n, 33, 2), np.nan)
-        world = np.full((n, 33, 3), np.nan)
-        vis = np.zeros((n, 33))
-        for i, p in enumerate(poses):
-            if p is not None:
-                xy[i], world[i], vis[i] = p.xy_px, p.world_xyz_m, p.visibility
-        return cls(np.asarray(time_s, float), xy, world, vis, tuple(image_wh))
-
-    @classmethod
-    def from_table(cls, table, image_wh) -> "LandmarkSeries":
-        """From :class:`valgus_cam.sinks.LandmarkTable` (a landmark CSV read back)."""
-        return cls(table.time_s, table.xy_px, table.world_xyz_m, np.nan_to_num(table.values[..., 3]), tuple(image_wh))
 
 
 @dataclass(frozen=True, slots=True)
