@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import geometry as g
+from .hands import hands_on_hips_per_frame
 from .landmarks import LM, LandmarkSeries
 from .pelvis import LEG_LENGTH_PER_HEIGHT, hip_offset_cm
 from .signals import condition
@@ -96,9 +97,14 @@ class FrameMeasures:
     hip_offset_right_cm: np.ndarray | None = None
     pelvic_tilt_deg: np.ndarray | None = None
     pelvic_tilt_refused: np.ndarray | None = None
+    # hands_on_hips as computed (hands.hands_on_hips_per_frame): bool, the state held over undetected
+    # frames (events.hands_off_event reads it per rep); None = from hands_on_hips (NaN = off)
+    hands_on_hips_state: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.time_s)
+        if self.hands_on_hips_state is None:
+            self.hands_on_hips_state = np.asarray(self.hands_on_hips) == 1.0
         for name in ("hip_offset_left_cm", "hip_offset_right_cm", "pelvic_tilt_deg"):
             if getattr(self, name) is None:
                 setattr(self, name, np.full(n, np.nan))
@@ -269,8 +275,6 @@ def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) 
                 - roll * np.where(g.facing_sign(s.p("left_hip"), s.p("right_hip")) < 0, -1, 1))
     ka, kh = g.knee_separation_ratios(s.p("left_knee"), s.p("right_knee"), s.p("left_ankle"), s.p("right_ankle"),
                                       s.p("left_hip"), s.p("right_hip"))
-    from .events import hands_on_hips_per_frame  # noqa: PLC0415 - events imports this module
-
     hands = hands_on_hips_per_frame(t, s.xy_px, s.visibility)
     extra = {}
     for side, other in (("left", "right"), ("right", "left")):
@@ -301,8 +305,8 @@ def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) 
         body_yaw_deg=yaw, pelvic_obliquity_deg=obl, trunk_lean_deg=lean,
         knee_flexion_left_deg=flex["left"], knee_flexion_right_deg=flex["right"],
         knee_ankle_separation_ratio=cond(ka), knee_hip_separation_ratio=cond(kh),
-        hands_on_hips=np.where(det, hands.astype(float), np.nan), view=view, width_ratio=ratio, camera_roll_deg=roll,
-        baseline=base, warnings=warnings, leg_px=leg_px)
+        hands_on_hips=np.where(det, hands.astype(float), np.nan), hands_on_hips_state=hands, view=view,
+        width_ratio=ratio, camera_roll_deg=roll, baseline=base, warnings=warnings, leg_px=leg_px)
 
 
 def knee_over_foot_cm(s: LandmarkSeries, side: str, pt, knee3: np.ndarray, ankle3: np.ndarray, shank0_px: float,
