@@ -174,3 +174,16 @@ def test_standing_baseline_does_not_move_when_more_of_the_clip_follows(lite_mode
         m = compute_frame_measures(part)
         assert m.baseline == ref.baseline, (n, m.baseline, ref.baseline)
         assert np.nanmedian(m.body_yaw_deg) == pytest.approx(np.nanmedian(ref.body_yaw_deg), abs=1e-9)
+
+
+def test_a_landmark_series_slices_by_frame():
+    n = 5
+    s = LandmarkSeries(np.arange(n) / 30.0, np.random.default_rng(0).random((n, 33, 2)), np.zeros((n, 33, 3)),
+                       np.ones((n, 33)), (640, 480))
+    assert len(s) == n and len(s[1:4]) == 3 and len(s[::2]) == 3
+    one = s[-1]
+    assert len(one) == 1 and one.xy_px.shape == (1, 33, 2) and one.image_wh == (640, 480)
+    assert np.array_equal(one.xy_px[0], s.xy_px[4]) and one.time_s[0] == s.time_s[4]
+    assert np.array_equal(s[1:3].visibility, s.visibility[1:3]) and s[1:3].image_wh == s.image_wh
+    with pytest.raises(IndexError):
+        s[n]

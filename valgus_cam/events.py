@@ -23,42 +23,17 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import median_filter
 
-from .signals import fill_nan
-from .measures import LandmarkSeries
+from .hands import frame_rate_hz, hands_on_hips_per_frame, median_over_s, n_frames
+from .landmarks import LM as _IDX
+from .landmarks import LandmarkSeries
 from .reps import Rep
 from .verdicts import RepEvents
-
-from .landmarks import LM as _IDX
 
 _FOOT = ("ankle", "heel", "foot_index")
 
 
 # --------------------------------------------------------------------------- helpers
-def frame_rate_hz(time_s: np.ndarray) -> float:
-    """Median frame rate of a time vector (30.0 when it cannot be told)."""
-    dt = np.diff(np.asarray(time_s, float))
-    dt = dt[np.isfinite(dt) & (dt > 0)]
-    return float(1.0 / np.median(dt)) if dt.size else 30.0
-
-
-def _n_frames(seconds: float, rate_hz: float, minimum: int = 1) -> int:
-    return max(minimum, int(round(seconds * rate_hz)))
-
-
-
-
-def _median_s(x: np.ndarray, seconds: float, rate_hz: float) -> np.ndarray:
-    """Running median over ``seconds`` (odd number of frames), NaNs interpolated first."""
-    k = _n_frames(seconds, rate_hz)
-    k += (k + 1) % 2
-    x = fill_nan(x)
-    if not np.isfinite(x).any() or k <= 1:
-        return x
-    return median_filter(x, size=k, mode="nearest")
-
-
 def _window(n: int, start_frame: int, end_frame: int) -> slice:
     a = int(np.clip(start_frame, 0, n - 1))
     e = int(np.clip(end_frame, a, n - 1))
@@ -124,10 +99,10 @@ def free_foot_touchdown_stats(time_s: np.ndarray, xy_px: np.ndarray, start_frame
         gap = (_p(xy, f"{free}_foot_index")[:, 1] - _p(xy, f"{free}_ankle")[:, 1])[sl] / shank
     if np.isfinite(lift).sum() < 3 or np.isfinite(gap).sum() < 3:
         return None
-    lift_s = _median_s(lift, smooth_s, rate)
-    gap_s = _median_s(gap, smooth_s, rate)
+    lift_s = median_over_s(lift, smooth_s, rate)
+    gap_s = median_over_s(gap, smooth_s, rate)
     m = lift_s.size
-    k = min(_n_frames(ref_s, rate), m)
+    k = min(n_frames(ref_s, rate), m)
     lift0 = float(np.median(lift_s[:k]))
     lift_min = float(np.min(lift_s))
     gap_ref = float(np.median(np.r_[gap_s[:k], gap_s[m - k:]]))
@@ -149,62 +124,7 @@ def free_foot_touchdown(time_s: np.ndarray, xy_px: np.ndarray, start_frame: int,
     return None if s is None else bool(s.margin > 0)
 
 
-# --------------------------------------------------------------------------- hands on hips
-def wrist_hip_distance(xy_px: np.ndarray, vis: np.ndarray | None = None, *, min_vis: float = 0.5
-                       ) -> np.ndarray:
-    """(n,) per-frame distance of the wrists from their own hip point, in torso lengths.
-
-    The larger of the two sides' distances among the wrists with visibility >= ``min_vis``
-    (a hand resting on the hip is often occluded by the body at a yawed camera: then the visible
-    wrist decides alone); if neither wrist is visible, the larger of the two raw distances; NaN
-    where nobody is detected. Torso length = mid-shoulder to mid-hip image distance.
-    """
-    xy = np.asarray(xy_px, float)
-    mid_sh = (_p(xy, "left_shoulder") + _p(xy, "right_shoulder")) / 2
-    mid_hp = (_p(xy, "left_hip") + _p(xy, "right_hip")) / 2
-    torso = np.linalg.norm(mid_sh - mid_hp, axis=1)
-    torso = np.where(torso > 0, torso, np.nan)
-    d = np.stack([np.linalg.norm(_p(xy, f"{s}_wrist") - _p(xy, f"{s}_hip"), axis=1) / torso
-                  for s in ("left", "right")], axis=1)
-    if vis is None:
-        return np.max(d, axis=1)
-    v = np.stack([np.asarray(vis, float)[:, _IDX[f"{s}_wrist"]] for s in ("left", "right")], axis=1)
-    dv = np.where(v >= min_vis, d, np.nan)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        out = np.nanmax(np.where(np.isfinite(dv), dv, -np.inf), axis=1)
-    out = np.where(np.isfinite(out), out, np.max(d, axis=1))
-    return out
-
-
-def hands_on_hips_per_frame(time_s: np.ndarray, xy_px: np.ndarray, vis: np.ndarray | None = None, *,
-                            on_below: float = 0.45, off_above: float = 0.6, smooth_s: float = 0.2,
-                            min_vis: float = 0.5) -> np.ndarray:
-    """(n,) bool: both hands on the hips, with hysteresis.
-
-    The wrist-hip distance (:func:`wrist_hip_distance`, torso lengths) is running-median
-    smoothed over ``smooth_s`` seconds; the state switches on below ``on_below`` and off above
-    ``off_above`` and is held in between and over undetected frames. Starts in the state the
-    first valid frame is closer to.
-    """
-    rate = frame_rate_hz(time_s)
-    d = _median_s(wrist_hip_distance(xy_px, vis, min_vis=min_vis), smooth_s, rate)
-    n = d.size
-    out = np.zeros(n, bool)
-    ok = np.isfinite(d)
-    if not ok.any():
-        return out
-    state = bool(d[np.argmax(ok)] < 0.5 * (on_below + off_above))
-    for i in range(n):
-        if ok[i]:
-            if state and d[i] > off_above:
-                state = False
-            elif not state and d[i] < on_below:
-                state = True
-        out[i] = state
-    return out
-
-
+# --------------------------------------------------------------------------- hands off the hips
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """(start, stop) index pairs of the True runs of a bool array (stop exclusive)."""
     m = np.r_[False, np.asarray(mask, bool), False].astype(int)
@@ -232,12 +152,12 @@ def hands_off_event(time_s: np.ndarray, xy_px: np.ndarray, start_frame: int, end
     if on_state is None:
         on_state = hands_on_hips_per_frame(time_s, xy, vis, **per_frame_kw)
     st = np.asarray(on_state, bool)[sl]
-    k = min(_n_frames(start_s, rate), st.size)
+    k = min(n_frames(start_s, rate), st.size)
     on_start = bool(st[:k].mean() >= 0.5)
     if not on_start:
         return False, False
     first_on = int(np.argmax(st))
-    min_len = _n_frames(min_off_s, rate)
+    min_len = n_frames(min_off_s, rate)
     left = any((b - a) >= min_len for a, b in _runs(~st[first_on:]))
     return True, bool(left)
 

@@ -3,6 +3,11 @@
 This is where the geometry core's pure functions meet the trust gates and signal conditioning.
 No I/O, no MediaPipe: input is arrays (from a live run or from a landmark CSV).
 
+:func:`compute_frame_measures` runs in three steps: :func:`standing_reference` (what the still
+standing baseline fixes: view, camera roll, mirroring, body yaw, standing segment lengths), then
+:func:`unfiltered_measures` (per frame, vectorised, so the live path runs the same code on one
+frame: ``stream.frame_values``), then the recorded-video filter and the gates below.
+
 Trust gates (a gated value is NaN, and the reason is kept):
 * view: from the median :func:`geometry.width_ratio`; FPPA is not measured in a side view;
 * body size: a thigh or shank shorter than ``min_segment_px`` (60 px: angle errors blow up below
@@ -22,49 +27,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import geometry as g
-from .landmarks import LM
+from .hands import hands_on_hips_per_frame
+from .landmarks import LM, LandmarkSeries
 from .pelvis import LEG_LENGTH_PER_HEIGHT, hip_offset_cm
 from .signals import condition
-
-
-@dataclass(frozen=True, slots=True)
-class LandmarkSeries:
-    """A clip's landmarks as arrays; NaN rows where nobody was detected."""
-
-    time_s: np.ndarray  # (n,)
-    xy_px: np.ndarray  # (n, 33, 2)
-    world_xyz_m: np.ndarray  # (n, 33, 3)
-    visibility: np.ndarray  # (n, 33)
-    image_wh: tuple[int, int]
-
-    @property
-    def detected(self) -> np.ndarray:
-        return np.isfinite(self.xy_px[:, LM["left_hip"], 0])
-
-    def p(self, name: str) -> np.ndarray:
-        return self.xy_px[:, LM[name]]
-
-    def w(self, name: str) -> np.ndarray:
-        return self.world_xyz_m[:, LM[name]]
-
-    def vis(self, name: str) -> np.ndarray:
-        return self.visibility[:, LM[name]]
-
-    @classmethod
-    def from_poses(cls, time_s, poses, image_wh) -> "LandmarkSeries":
-        n = len(poses)
-        xy = np.full((n, 33, 2), np.nan)
-        world = np.full((n, 33, 3), np.nan)
-        vis = np.zeros((n, 33))
-        for i, p in enumerate(poses):
-            if p is not None:
-                xy[i], world[i], vis[i] = p.xy_px, p.world_xyz_m, p.visibility
-        return cls(np.asarray(time_s, float), xy, world, vis, tuple(image_wh))
-
-    @classmethod
-    def from_table(cls, table, image_wh) -> "LandmarkSeries":
-        """From :class:`valgus_cam.sinks.LandmarkTable` (a landmark CSV read back)."""
-        return cls(table.time_s, table.xy_px, table.world_xyz_m, np.nan_to_num(table.values[..., 3]), tuple(image_wh))
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,9 +102,14 @@ class FrameMeasures:
     hip_offset_right_cm: np.ndarray | None = None
     pelvic_tilt_deg: np.ndarray | None = None
     pelvic_tilt_refused: np.ndarray | None = None
+    # hands_on_hips as computed (hands.hands_on_hips_per_frame): bool, the state held over undetected
+    # frames (events.hands_off_event reads it per rep); None = from hands_on_hips (NaN = off)
+    hands_on_hips_state: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.time_s)
+        if self.hands_on_hips_state is None:
+            self.hands_on_hips_state = np.asarray(self.hands_on_hips) == 1.0
         for name in ("hip_offset_left_cm", "hip_offset_right_cm", "pelvic_tilt_deg"):
             if getattr(self, name) is None:
                 setattr(self, name, np.full(n, np.nan))
@@ -215,21 +186,89 @@ def standing_baseline(s: LandmarkSeries, knee_flexion: np.ndarray, max_flexion_d
     return best
 
 
-def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) -> FrameMeasures:
-    t = s.time_s
-    det = s.detected
-    warnings: list[str] = []
-    cond = lambda x: condition(x, t, cutoff_hz=gates.cutoff_hz) if len(t) > 6 else x  # noqa: E731
+SIDES = (("left", "right"), ("right", "left"))  # (side, other side)
 
-    # MediaPipe's world-landmark knee flexion has the right timing (used to find the still
-    # standing frames) but not the right value; the reported flexion is reconstructed below.
-    flex_world = {side: cond(g.knee_flexion_deg(s.w(f"{side}_hip"), s.w(f"{side}_knee"), s.w(f"{side}_ankle")))
-                  for side in ("left", "right")}
-    base = standing_baseline(s, np.fmax(flex_world["left"], flex_world["right"]))
+
+@dataclass(frozen=True, slots=True)
+class StandingReference:
+    """What the still standing baseline fixes for the per-frame step (:func:`standing_reference`).
+    Lengths are image pixels, per side (``{"left": …, "right": …}``), of the unmirrored view
+    unless said otherwise."""
+
+    image_wh: tuple[int, int]
+    baseline: slice  # the still standing frames; empty if none was found (then lengths are the clip's longest)
+    view: str  # geometry.classify_view of width_ratio
+    width_ratio: float  # median shoulder/hip width over torso length of the detected frames
+    roll_deg: float  # camera roll; 0 where refused (no or too short a baseline, an implausible tilt)
+    mirrored: bool  # a mirrored (selfie) image: x is flipped for the reconstruction
+    yaw_deg: float  # body yaw (body_yaw_deg); NaN when unknown
+    focal_px: float
+    thigh_mp_px: dict  # MediaPipe's hip point → knee (hip_width_scale's standing length)
+    thigh_px: dict  # hip joint centre → knee
+    shank_px: dict  # knee → ankle
+    foot_shank_px: dict  # knee → ankle as recorded (not unmirrored), the free-foot height unit; no baseline: median
+    lift_px: dict  # how far this ankle stands above the other one (image y; 0 without a baseline)
+    trunk_lean_deg: float  # standing trunk lean, camera roll removed (NaN without a baseline)
+    warnings: tuple[str, ...] = ()  # camera roll not corrected, camera yawed (in that order)
+
+    def yaw_ok(self, max_yaw_deg: float) -> bool:
+        return bool(np.isfinite(self.yaw_deg) and abs(self.yaw_deg) <= max_yaw_deg)
+
+    def sized(self, side: str, gates: GateConfig) -> bool:
+        """The body-size gate: this leg's standing thigh and shank at least ``min_segment_px``."""
+        return bool(self.thigh_px[side] >= gates.min_segment_px and self.shank_px[side] >= gates.min_segment_px)
+
+
+@dataclass(frozen=True, slots=True)
+class UnfilteredMeasures:
+    """Per-frame values with a standing reference, before filtering and the clip-level gates
+    (:func:`unfiltered_measures`); dicts are per side."""
+
+    fppa_deg: dict  # image FPPA with the hip joint centres (geometry.fppa_deg)
+    fppa_frontal_deg: dict  # FPPA on the body's frontal plane of the lifted leg (geometry.fppa_frontal_deg)
+    knee_flexion_deg: dict  # of the lifted leg
+    knee3: dict  # the lifted knee (geometry.lift_leg: camera frame, pixels at the standing depth)
+    ankle3: dict  # the lifted ankle
+    visible: dict  # hip, knee and ankle visibility ≥ min_visibility
+    ok: dict  # visible, big enough standing (StandingReference.sized), thigh ≥ min_thigh_fraction of standing
+    free_foot_height: dict  # how far this ankle is above the other one from standing, in standing shanks
+    trunk_lean_deg: np.ndarray  # camera roll removed (not relative to standing)
+
+
+def _conditioner(t: np.ndarray, gates: GateConfig):
+    """The recorded-video chain (signals.condition) for a clip's times; a clip of 6 frames or fewer is left as it is."""
+    return (lambda x: condition(x, t, cutoff_hz=gates.cutoff_hz)) if len(t) > 6 else (lambda x: x)
+
+
+def _unmirrored(s: LandmarkSeries, mirrored: bool):
+    """``s.p`` with x flipped if the image is mirrored (a selfie view puts the subject's left hip
+    on the image left), so that the reconstruction's yaw has one meaning."""
+    w_px = s.image_wh[0]
+    return (lambda name: s.p(name) * (-1, 1) + (w_px, 0)) if mirrored else s.p
+
+
+def _leg_points(pt, side: str, thigh_mp: np.ndarray, standing_thigh_mp: float, yaw_deg: float, gates: GateConfig):
+    """This leg's hip joint centre, knee and ankle and the other leg's hip joint centre (points
+    of ``pt``): the hip line widened by more as this leg's thigh foreshortens (hip flexion,
+    :func:`hip_width_scale`) and shifted with the body yaw (geometry.hip_joint_centres)."""
+    other = "right" if side == "left" else "left"
+    yaw_shift = gates.hip_yaw_shift * np.tan(np.radians(yaw_deg if np.isfinite(yaw_deg) else 0.0))
+    hjc = dict(zip(("left", "right"), g.hip_joint_centres(
+        pt("left_hip"), pt("right_hip"), hip_width_scale(thigh_mp, standing_thigh_mp, gates), yaw_shift)))
+    return hjc[side], pt(f"{side}_knee"), pt(f"{side}_ankle"), hjc[other]
+
+
+def _trunk_lean(s: LandmarkSeries, roll_deg: float) -> np.ndarray:
+    """Per-frame image trunk lean with the camera roll removed."""
+    lean = g.trunk_lean_deg(s.p("left_hip"), s.p("right_hip"), s.p("left_shoulder"), s.p("right_shoulder"))
+    return lean - roll_deg * np.where(g.facing_sign(s.p("left_hip"), s.p("right_hip")) < 0, -1, 1)
+
+
+def _camera_roll(s: LandmarkSeries, base: slice, gates: GateConfig, warnings: list[str]) -> float:
+    """geometry.camera_roll_deg over the baseline; 0 without a baseline, with one shorter than
+    ``min_roll_baseline_s``, or beyond ``max_roll_deg`` (then with a warning)."""
+    t = s.time_s
     has_base = base.stop > base.start
-    ratio = float(np.nanmedian(g.width_ratio(s.p("left_hip"), s.p("right_hip"), s.p("left_shoulder"),
-                                             s.p("right_shoulder"))[det])) if det.any() else float("nan")
-    view = g.classify_view(ratio)
     roll = g.camera_roll_deg(s.p("left_ankle")[base], s.p("right_ankle")[base],
                              s.p("left_shoulder")[base], s.p("right_shoulder")[base]) if has_base else 0.0
     base_s = float(t[base.stop - 1] - t[base.start]) if has_base else 0.0
@@ -238,111 +277,178 @@ def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) 
             warnings.append(f"camera roll not corrected: the standing posture tilts {roll:+.0f}° in the image, more "
                             f"than a camera would ({gates.max_roll_deg:.0f}°); was the person standing upright?")
         roll = 0.0
+    return roll
 
-    # Work in an unmirrored frame: a selfie (mirrored) image puts the subject's left hip on the
-    # image left; flip x so that the reconstruction's yaw has one meaning.
+
+def _standing_legs(s: LandmarkSeries, base: slice, mirrored: bool, yaw_deg: float, gates: GateConfig) -> dict:
+    """StandingReference's per-side lengths: medians over the baseline (without one, the clip's
+    longest, and for the free foot the clip's median shank and no standing lift)."""
+    has_base = base.stop > base.start
+    standing = lambda x: float(np.nanmedian(x[base]) if has_base else np.nanmax(x))  # noqa: E731
+    pt = _unmirrored(s, mirrored)
+    out: dict = {k: {} for k in ("thigh_mp_px", "thigh_px", "shank_px", "foot_shank_px", "lift_px")}
+    for side, other in SIDES:
+        thigh_mp = np.linalg.norm(pt(f"{side}_knee") - pt(f"{side}_hip"), axis=-1)
+        out["thigh_mp_px"][side] = standing(thigh_mp)
+        hip, knee, ankle, _ = _leg_points(pt, side, thigh_mp, out["thigh_mp_px"][side], yaw_deg, gates)
+        out["thigh_px"][side] = standing(np.linalg.norm(knee - hip, axis=-1))
+        out["shank_px"][side] = standing(np.linalg.norm(ankle - knee, axis=-1))
+        shank = np.linalg.norm(s.p(f"{side}_ankle") - s.p(f"{side}_knee"), axis=-1)
+        out["foot_shank_px"][side] = float(np.nanmedian(shank[base]) if has_base else np.nanmedian(shank))
+        lift = s.p(f"{other}_ankle")[:, 1] - s.p(f"{side}_ankle")[:, 1]  # image y is down
+        out["lift_px"][side] = float(np.nanmedian(lift[base])) if has_base else 0.0
+    return out
+
+
+def standing_reference(s: LandmarkSeries, gates: GateConfig = GateConfig(), base: slice | None = None
+                       ) -> StandingReference:
+    """The first step of :func:`compute_frame_measures`: what the clip's still standing baseline
+    fixes. ``base``: those frames, or None to find them (:func:`standing_baseline` on MediaPipe's
+    world-landmark knee flexion, which has the right timing but not the right value). From the
+    detected frames the view and mirroring; from the baseline the camera roll, body yaw
+    (:func:`body_yaw_deg`), segment lengths and trunk lean."""
+    t, det = s.time_s, s.detected
+    if base is None:
+        cond = _conditioner(t, gates)
+        flex_world = [cond(g.knee_flexion_deg(s.w(f"{side}_hip"), s.w(f"{side}_knee"), s.w(f"{side}_ankle")))
+                      for side in ("left", "right")]
+        base = standing_baseline(s, np.fmax(*flex_world))
+    ratio = float(np.nanmedian(g.width_ratio(s.p("left_hip"), s.p("right_hip"), s.p("left_shoulder"),
+                                             s.p("right_shoulder"))[det])) if det.any() else float("nan")
+    view = g.classify_view(ratio)
+    warnings: list[str] = []
+    roll = _camera_roll(s, base, gates, warnings)
     w_px, h_px = s.image_wh
     facing = np.nanmedian(g.facing_sign(s.p("left_hip"), s.p("right_hip"))[det]) if det.any() else 1.0
     mirrored = bool(facing < 0)
-    pt = (lambda name: s.p(name) * (-1, 1) + (w_px, 0)) if mirrored else s.p  # noqa: E731
-    yaw_value = body_yaw_deg(s, base, mirrored)
-    yaw = np.where(det, yaw_value, np.nan)
+    yaw = body_yaw_deg(s, base, mirrored)
     focal = gates.focal_px if gates.focal_px else gates.focal_fraction * max(w_px, h_px)
-    yaw_ok = np.isfinite(yaw_value) and abs(yaw_value) <= gates.max_yaw_deg
-    if view == "frontal" and not yaw_ok:
-        warnings.append(f"camera {abs(yaw_value):.0f}° off the body's front (more than {gates.max_yaw_deg:.0f}°): "
+    if view == "frontal" and not (np.isfinite(yaw) and abs(yaw) <= gates.max_yaw_deg):
+        warnings.append(f"camera {abs(yaw):.0f}° off the body's front (more than {gates.max_yaw_deg:.0f}°): "
                         "frontal-plane FPPA not reported; stand square to the camera")
+    lean = float(np.nanmedian(_trunk_lean(s, roll)[base])) if base.stop > base.start else float("nan")
+    return StandingReference(tuple(s.image_wh), base, view, ratio, roll, mirrored, yaw, float(focal),
+                             **_standing_legs(s, base, mirrored, yaw, gates), trunk_lean_deg=lean,
+                             warnings=tuple(warnings))
 
-    yaw_shift = gates.hip_yaw_shift * np.tan(np.radians(yaw_value if np.isfinite(yaw_value) else 0.0))
-    fppa, fppa_frontal, flex, kof = {}, {}, {}, {}
-    sized_legs, seg0 = 0, []
-    for side, other in (("left", "right"), ("right", "left")):
-        # hip joint centres for this leg: widened by more as its thigh foreshortens (hip flexion)
+
+def unfiltered_measures(s: LandmarkSeries, ref: StandingReference, gates: GateConfig = GateConfig()
+                        ) -> UnfilteredMeasures:
+    """The per-frame step of :func:`compute_frame_measures`, vectorised and unfiltered, so it
+    works on any frames of a clip, one included (``stream.frame_values`` runs it on each live
+    frame): each leg's image FPPA with the hip joint centres, its single-view 3D reconstruction
+    with the standing lengths of ``ref`` (geometry.lift_leg) and the knee flexion and frontal-plane
+    FPPA of it, the free foot's height, and the trunk lean."""
+    w_px, h_px = s.image_wh
+    pt = _unmirrored(s, ref.mirrored)
+    body = lambda p: g.camera_to_body(p, ref.yaw_deg if np.isfinite(ref.yaw_deg) else 0.0)  # noqa: E731
+    out: dict = {f: {} for f in UnfilteredMeasures.__dataclass_fields__ if f != "trunk_lean_deg"}
+    for side, other in SIDES:
         thigh_mp = np.linalg.norm(pt(f"{side}_knee") - pt(f"{side}_hip"), axis=-1)
-        thigh_mp0 = np.nanmedian(thigh_mp[base]) if has_base else np.nanmax(thigh_mp)
-        hjc = dict(zip(("left", "right"), g.hip_joint_centres(
-            pt("left_hip"), pt("right_hip"), hip_width_scale(thigh_mp, thigh_mp0, gates), yaw_shift)))
-        hip, knee, ankle, ohip = (hjc[side], pt(f"{side}_knee"), pt(f"{side}_ankle"), hjc[other])
-        raw = g.fppa_deg(hip, knee, ankle, ohip)
-        thigh = np.linalg.norm(knee - hip, axis=-1)
-        shank = np.linalg.norm(ankle - knee, axis=-1)
-        thigh0 = np.nanmedian(thigh[base]) if has_base else np.nanmax(thigh)
-        shank0 = np.nanmedian(shank[base]) if has_base else np.nanmax(shank)
+        hip, knee, ankle, ohip = _leg_points(pt, side, thigh_mp, ref.thigh_mp_px[side], ref.yaw_deg, gates)
+        thigh0, shank0 = ref.thigh_px[side], ref.shank_px[side]
+        out["fppa_deg"][side] = g.fppa_deg(hip, knee, ankle, ohip)
         visible = np.all([s.vis(f"{side}_{j}") >= gates.min_visibility for j in ("hip", "knee", "ankle")], axis=0)
-        sized = (thigh0 >= gates.min_segment_px) & (shank0 >= gates.min_segment_px)
-        sized_legs += bool(sized)
-        seg0 += [thigh0, shank0]
-        ok = sized & (thigh >= gates.min_thigh_fraction * thigh0) & visible
-        if view != "frontal":
-            ok &= False
-        fppa[side] = np.where(ok, cond(raw), np.nan)
+        thigh = np.linalg.norm(knee - hip, axis=-1)
+        out["visible"][side] = visible
+        out["ok"][side] = ref.sized(side, gates) & (thigh >= gates.min_thigh_fraction * thigh0) & visible
+        hip3, knee3, ankle3 = g.lift_leg(hip, knee, ankle, thigh0, shank0, ref.focal_px, (w_px / 2, h_px / 2))
+        ohip3 = np.concatenate([ohip - (w_px / 2, h_px / 2), np.full((len(ohip), 1), ref.focal_px)], axis=-1) \
+            * (hip3[:, 2:3] / ref.focal_px)
+        out["knee_flexion_deg"][side] = g.knee_flexion_deg(hip3, knee3, ankle3)
+        out["fppa_frontal_deg"][side] = g.fppa_frontal_deg(body(hip3), body(knee3), body(ankle3), body(ohip3))
+        out["knee3"][side], out["ankle3"][side] = knee3, ankle3
+        lift = s.p(f"{other}_ankle")[:, 1] - s.p(f"{side}_ankle")[:, 1]  # image y is down
+        out["free_foot_height"][side] = (lift - ref.lift_px[side]) / ref.foot_shank_px[side]
+    return UnfilteredMeasures(**out, trunk_lean_deg=_trunk_lean(s, ref.roll_deg))
 
-        # single-view reconstruction with the standing lengths (geometry.lift_leg)
-        hip3, knee3, ankle3 = g.lift_leg(hip, knee, ankle, thigh0, shank0, focal, (w_px / 2, h_px / 2))
-        ohip3 = np.concatenate([ohip - (w_px / 2, h_px / 2), np.full((len(ohip), 1), focal)], axis=-1) \
-            * (hip3[:, 2:3] / focal)
-        flex[side] = np.where(visible & sized, cond(g.knee_flexion_deg(hip3, knee3, ankle3)), np.nan)
-        body = lambda p: g.camera_to_body(p, yaw_value if np.isfinite(yaw_value) else 0.0)  # noqa: E731
-        frontal = g.fppa_frontal_deg(body(hip3), body(knee3), body(ankle3), body(ohip3))
-        frontal = cond(frontal)
+
+def _leg_measures(s: LandmarkSeries, ref: StandingReference, u: UnfilteredMeasures, gates: GateConfig, cond,
+                  warnings: list[str]) -> dict[str, np.ndarray]:
+    """Both legs' FPPA (image, frontal plane), knee flexion and knee over the foot, filtered and
+    gated (module docstring); warns of a leg whose FPPA is gated out in most frames."""
+    det, n = s.detected, len(s)
+    frontal_view = ref.view == "frontal"
+    yaw_ok, kof_ok = ref.yaw_ok(gates.max_yaw_deg), ref.yaw_ok(gates.max_yaw_knee_over_foot_deg)
+    pt = _unmirrored(s, ref.mirrored)
+    out = {}
+    for side, _ in SIDES:
+        sized = ref.sized(side, gates)
+        ok = u.ok[side] & frontal_view
+        out[f"fppa_{side}_deg"] = np.where(ok, cond(u.fppa_deg[side]), np.nan)
+        out[f"knee_flexion_{side}_deg"] = np.where(u.visible[side] & sized, cond(u.knee_flexion_deg[side]), np.nan)
+        frontal = cond(u.fppa_frontal_deg[side])
         plausible = np.abs(frontal) <= gates.max_abs_frontal_fppa_deg
-        fppa_frontal[side] = np.where(ok & yaw_ok & plausible, frontal, np.nan)
-        kof_ok = np.isfinite(yaw_value) and abs(yaw_value) <= gates.max_yaw_knee_over_foot_deg
-        kof[side] = knee_over_foot_cm(s, side, pt, knee3, ankle3, shank0, base, yaw_value, gates) \
-            if view == "frontal" and kof_ok and sized else np.full(len(t), np.nan)
-        kof[side] = cond(kof[side])
-        if det.any() and ok[det].mean() < 0.5 and view == "frontal" and sized:
+        out[f"fppa_frontal_{side}_deg"] = np.where(ok & yaw_ok & plausible, frontal, np.nan)
+        kof = knee_over_foot_cm(s, side, pt, u.knee3[side], u.ankle3[side], ref.shank_px[side], ref.baseline,
+                                ref.yaw_deg, gates) if frontal_view and kof_ok and sized else np.full(n, np.nan)
+        out[f"knee_over_foot_{side}_cm"] = cond(kof)
+        if det.any() and ok[det].mean() < 0.5 and frontal_view and sized:
             warnings.append(f"{side} knee: FPPA gated out in {1 - ok[det].mean():.0%} of frames "
                             f"(leg foreshortened or not visible)")
-    too_small = det.any() and sized_legs == 0
-    if view not in ("frontal", "unknown"):
-        warnings.append(f"{view} view (shoulder/hip width {ratio:.2f} of torso length): FPPA, knee separation and "
-                        "sideways trunk lean are not measurable (they need a front view)")
+    return out
+
+
+def _body_measures(s: LandmarkSeries, ref: StandingReference, u: UnfilteredMeasures, gates: GateConfig, cond
+                   ) -> dict[str, np.ndarray]:
+    """Pelvic obliquity, trunk lean, knee separation ratios, foot turn-out, free-foot height and
+    hip offset, filtered (the caller refuses the frontal-plane ones)."""
+    n, base = len(s), ref.baseline
+    out = {"pelvic_obliquity_deg": cond(g.pelvic_obliquity_deg(s.p("left_hip"), s.p("right_hip")) + ref.roll_deg),
+           "trunk_lean_deg": cond(u.trunk_lean_deg)}
+    ka, kh = g.knee_separation_ratios(s.p("left_knee"), s.p("right_knee"), s.p("left_ankle"), s.p("right_ankle"),
+                                      s.p("left_hip"), s.p("right_hip"))
+    out["knee_ankle_separation_ratio"], out["knee_hip_separation_ratio"] = cond(ka), cond(kh)
+    leg_cm = gates.shank_cm / SHANK_PER_HEIGHT * LEG_LENGTH_PER_HEIGHT
+    for side, other in SIDES:
+        out[f"foot_turnout_{side}_deg"] = cond(g.foot_turnout_deg(
+            s.p(f"{side}_heel"), s.p(f"{side}_foot_index"), s.p(f"{side}_hip"), s.p(f"{other}_hip")))
+        out[f"free_foot_height_{side}"] = cond(u.free_foot_height[side])
+        out[f"hip_offset_{side}_cm"] = cond(hip_offset_cm(
+            s.xy_px, s.visibility, base, side, leg_cm=leg_cm, yaw_deg=ref.yaw_deg)) \
+            if base.stop > base.start and ref.yaw_ok(gates.max_yaw_deg) else np.full(n, np.nan)
+    return out
+
+
+def _leg_px(s: LandmarkSeries, base: slice) -> float:
+    """Standing hip→ankle image length, the mean of the legs (the clip's median without a
+    baseline); NaN if nobody was seen."""
+    leg = np.nanmean([np.linalg.norm(s.p(f"{side}_ankle") - s.p(f"{side}_hip"), axis=-1)
+                      for side in ("left", "right")], axis=0)
+    if not np.isfinite(leg).any():
+        return float("nan")
+    return float(np.nanmedian(leg[base] if base.stop > base.start and np.isfinite(leg[base]).any() else leg))
+
+
+def compute_frame_measures(s: LandmarkSeries, gates: GateConfig = GateConfig()) -> FrameMeasures:
+    """Per-frame measures of a clip: its standing reference (:func:`standing_reference`), the
+    per-frame values with it (:func:`unfiltered_measures`), then the recorded-video filter
+    (signals.condition) and the trust gates (module docstring)."""
+    t, det = s.time_s, s.detected
+    cond = _conditioner(t, gates)
+    ref = standing_reference(s, gates)
+    u = unfiltered_measures(s, ref, gates)
+    warnings = list(ref.warnings)
+    values = _leg_measures(s, ref, u, gates, cond, warnings)
+    values.update(_body_measures(s, ref, u, gates, cond))
+    too_small = det.any() and not any(ref.sized(side, gates) for side, _ in SIDES)
+    if ref.view not in ("frontal", "unknown"):
+        warnings.append(f"{ref.view} view (shoulder/hip width {ref.width_ratio:.2f} of torso length): FPPA, knee "
+                        "separation and sideways trunk lean are not measurable (they need a front view)")
     elif too_small:
+        seg0 = [ref.thigh_px["left"], ref.shank_px["left"], ref.thigh_px["right"], ref.shank_px["right"]]
         seg = np.nanmin(seg0) if np.isfinite(seg0).any() else float("nan")
         warnings.append(f"person too small in the frame (shortest leg segment {seg:.0f} px, at least "
                         f"{gates.min_segment_px:.0f} px needed): knee angles, knee separation and trunk lean "
                         "not measured; move the camera closer")
-
-    obl = cond(g.pelvic_obliquity_deg(s.p("left_hip"), s.p("right_hip")) + roll)
-    lean = cond(g.trunk_lean_deg(s.p("left_hip"), s.p("right_hip"), s.p("left_shoulder"), s.p("right_shoulder"))
-                - roll * np.where(g.facing_sign(s.p("left_hip"), s.p("right_hip")) < 0, -1, 1))
-    ka, kh = g.knee_separation_ratios(s.p("left_knee"), s.p("right_knee"), s.p("left_ankle"), s.p("right_ankle"),
-                                      s.p("left_hip"), s.p("right_hip"))
-    from .events import hands_on_hips_per_frame  # noqa: PLC0415 - events imports this module
-
+    if ref.view != "frontal" or too_small:  # frontal-plane measures mean nothing side-on or on a tiny person
+        values.update({k: np.full(len(t), np.nan) for k in FrameMeasures.FRONTAL_PLANE})
     hands = hands_on_hips_per_frame(t, s.xy_px, s.visibility)
-    extra = {}
-    for side, other in (("left", "right"), ("right", "left")):
-        extra[f"knee_over_foot_{side}_cm"] = kof[side]
-        extra[f"foot_turnout_{side}_deg"] = cond(g.foot_turnout_deg(
-            s.p(f"{side}_heel"), s.p(f"{side}_foot_index"), s.p(f"{side}_hip"), s.p(f"{other}_hip")))
-        shank = np.linalg.norm(s.p(f"{side}_ankle") - s.p(f"{side}_knee"), axis=-1)
-        shank0 = np.nanmedian(shank[base]) if has_base else np.nanmedian(shank)
-        lift = s.p(f"{other}_ankle")[:, 1] - s.p(f"{side}_ankle")[:, 1]  # image y is down
-        base_lift = np.nanmedian(lift[base]) if has_base else 0.0
-        extra[f"free_foot_height_{side}"] = cond((lift - base_lift) / shank0)
-        extra[f"hip_offset_{side}_cm"] = cond(hip_offset_cm(
-            s.xy_px, s.visibility, base, side, leg_cm=gates.shank_cm / SHANK_PER_HEIGHT * LEG_LENGTH_PER_HEIGHT,
-            yaw_deg=yaw_value)) if has_base and yaw_ok else np.full(len(t), np.nan)
-    if view != "frontal" or too_small:  # frontal-plane measures mean nothing side-on or on a tiny person
-        obl, lean, ka, kh = (np.full(len(t), np.nan) for _ in range(4))
-        for k in ("knee_over_foot_left_cm", "knee_over_foot_right_cm", "foot_turnout_left_deg", "foot_turnout_right_deg",
-                  "hip_offset_left_cm", "hip_offset_right_cm"):
-            extra[k] = np.full(len(t), np.nan)
-    leg = [np.linalg.norm(s.p(f"{side}_ankle") - s.p(f"{side}_hip"), axis=-1) for side in ("left", "right")]
-    leg = np.nanmean(leg, axis=0)
-    leg_px = float(np.nanmedian(leg[base] if has_base and np.isfinite(leg[base]).any() else leg)) \
-        if np.isfinite(leg).any() else float("nan")
     return FrameMeasures(
-        **extra,
-        time_s=t, detected=det, fppa_left_deg=fppa["left"], fppa_right_deg=fppa["right"],
-        fppa_frontal_left_deg=fppa_frontal["left"], fppa_frontal_right_deg=fppa_frontal["right"],
-        body_yaw_deg=yaw, pelvic_obliquity_deg=obl, trunk_lean_deg=lean,
-        knee_flexion_left_deg=flex["left"], knee_flexion_right_deg=flex["right"],
-        knee_ankle_separation_ratio=cond(ka), knee_hip_separation_ratio=cond(kh),
-        hands_on_hips=np.where(det, hands.astype(float), np.nan), view=view, width_ratio=ratio, camera_roll_deg=roll,
-        baseline=base, warnings=warnings, leg_px=leg_px)
+        time_s=t, detected=det, body_yaw_deg=np.where(det, ref.yaw_deg, np.nan),
+        hands_on_hips=np.where(det, hands.astype(float), np.nan), hands_on_hips_state=hands, view=ref.view,
+        width_ratio=ref.width_ratio, camera_roll_deg=ref.roll_deg, baseline=ref.baseline, warnings=warnings,
+        leg_px=_leg_px(s, ref.baseline), **values)
 
 
 def knee_over_foot_cm(s: LandmarkSeries, side: str, pt, knee3: np.ndarray, ankle3: np.ndarray, shank0_px: float,

@@ -225,7 +225,7 @@ def analyse_clip(series: "LandmarkSeries", thresholds: "Thresholds | None" = Non
     import warnings as _warnings
     from dataclasses import replace
 
-    from .events import hands_on_hips_per_frame, rep_events
+    from .events import rep_events
     from .measures import SHANK_PER_HEIGHT, GateConfig, compute_frame_measures
     from .reps import analyse_reps
     from .verdicts import Thresholds, detect_test, score_reps, summarise
@@ -252,8 +252,7 @@ def analyse_clip(series: "LandmarkSeries", thresholds: "Thresholds | None" = Non
                                                                    else still_foot(series.xy_px, r)))
                 for r in reps]
     kind = detect_test(reps) if test == "auto" else ("single_leg_squat" if test == "single-leg" else "double_leg_squat")
-    hands = hands_on_hips_per_frame(series.time_s, series.xy_px, series.visibility)
-    events = [rep_events(series, hands, r) for r in reps]
+    events = [rep_events(series, m.hands_on_hips_state, r) for r in reps]
     results = score_reps(m, reps, events, thresholds)
     summary = summarise(results, thresholds)
     warnings = [facts.damage] if facts is not None and facts.damage else []

@@ -14,7 +14,8 @@ Three layers, from fast to final:
   than ``gate_grace_s`` while counting ends the counted segment and the guide comes back.
 * **Display values** (causal): frontal-plane FPPA of each knee and trunk lean relative to
   standing, computed per frame with the standing references taken at calibration (segment
-  lengths, body yaw, camera roll; the same reconstruction as :func:`measures.compute_frame_measures`)
+  lengths, body yaw, camera roll: :func:`measures.standing_reference`) by the per-frame step of
+  :func:`measures.compute_frame_measures` (:func:`measures.unfiltered_measures`) on that one frame,
   and smoothed by a One Euro filter (no look-ahead).
 * **Rep verdicts**: the *offline* analysis (:func:`pipeline.analyse_clip`, exactly what
   ``valgus-cam analyze`` runs) re-run on the counted segment's landmarks every
@@ -43,7 +44,8 @@ import numpy as np
 
 from . import geometry as g
 from .landmarks import LM
-from .measures import GateConfig, LandmarkSeries, body_yaw_deg, hip_width_scale
+from . import measures
+from .measures import GateConfig, LandmarkSeries, StandingReference, body_yaw_deg
 from .pipeline import ClipAnalysis, analyse_clip
 from .pose import Pose
 from .signals import OneEuroFilter
@@ -179,89 +181,39 @@ def check_gates(pose: Pose | None, image_wh: tuple[int, int], gates: GateConfig 
 # ---------------------------------------------------------------------------------------------
 # standing references and the causal per-frame values
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class StandingReference:
-    """What calibration measures on the still stand (as ``compute_frame_measures`` does on its
-    baseline): image segment lengths with the hip joint centres, body yaw, camera roll, trunk lean."""
-
-    image_wh: tuple[int, int]
-    mirrored: bool
-    yaw_deg: float
-    roll_deg: float
-    trunk_lean_deg: float  # standing lean (roll removed): the display shows lean relative to it
-    thigh_px: dict  # side -> standing length (hip joint centre to knee)
-    shank_px: dict
-    thigh_mp_px: dict  # side -> standing MediaPipe hip point to knee (for measures.hip_width_scale)
-    focal_px: float
-    ankle_dy_px: float = 0.0  # standing left minus right ankle image y (uneven floor, roll)
+def _calibration_gates(gates: GateConfig) -> GateConfig:
+    """The gates :func:`standing_reference` gives :func:`measures.standing_reference`: the live
+    calibration has always differed from the offline baseline in two ways, kept as they are (the
+    redesign of issue 18 changes no value): the stand's camera roll is used however short the stand
+    and however large the tilt (offline: refused below ``min_roll_baseline_s`` and beyond
+    ``max_roll_deg``), and the standing thigh is measured on the hip line widened by
+    ``hip_width_scale`` alone (offline: plus the flexion widening of each standing frame)."""
+    return replace(gates, min_roll_baseline_s=0.0, max_roll_deg=math.inf, hip_flexion_widening=0.0)
 
 
 def standing_reference(s: LandmarkSeries, gates: GateConfig = GateConfig()) -> StandingReference:
-    """References from the frames of a still stand (all frames of ``s``)."""
+    """References from the frames of a still stand (all frames of ``s`` are the baseline):
+    :func:`measures.standing_reference`, with the calibration's gates (:func:`_calibration_gates`)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        det = s.detected
-        facing = np.nanmedian(g.facing_sign(s.p("left_hip"), s.p("right_hip"))[det]) if det.any() else 1.0
-        mirrored = bool(facing < 0)
-        yaw = body_yaw_deg(s, slice(0, len(s.time_s)), mirrored)
-        roll = g.camera_roll_deg(s.p("left_ankle"), s.p("right_ankle"), s.p("left_shoulder"), s.p("right_shoulder"))
-        roll = roll if math.isfinite(roll) else 0.0
-        lean = g.trunk_lean_deg(s.p("left_hip"), s.p("right_hip"), s.p("left_shoulder"), s.p("right_shoulder")) \
-            - roll * np.where(g.facing_sign(s.p("left_hip"), s.p("right_hip")) < 0, -1, 1)
-        w, h = s.image_wh
-        pt = (lambda name: s.p(name) * (-1, 1) + (w, 0)) if mirrored else s.p  # noqa: E731
-        hjc = dict(zip(("left", "right"), g.hip_joint_centres(
-            pt("left_hip"), pt("right_hip"), gates.hip_width_scale,
-            gates.hip_yaw_shift * np.tan(np.radians(yaw if math.isfinite(yaw) else 0.0)))))
-        thigh = {side: float(np.nanmedian(np.linalg.norm(pt(f"{side}_knee") - hjc[side], axis=-1))) for side in hjc}
-        thigh_mp = {side: float(np.nanmedian(np.linalg.norm(pt(f"{side}_knee") - pt(f"{side}_hip"), axis=-1)))
-                    for side in hjc}
-        shank = {side: float(np.nanmedian(np.linalg.norm(pt(f"{side}_ankle") - pt(f"{side}_knee"), axis=-1)))
-                 for side in hjc}
-        focal = gates.focal_px if gates.focal_px else gates.focal_fraction * max(w, h)
-        dy = float(np.nanmedian(s.p("left_ankle")[:, 1] - s.p("right_ankle")[:, 1]))
-        return StandingReference(tuple(s.image_wh), mirrored, float(yaw), float(roll), float(np.nanmedian(lean)),
-                                 thigh, shank, thigh_mp, float(focal), dy if math.isfinite(dy) else 0.0)
+        return measures.standing_reference(s, _calibration_gates(gates), base=slice(0, len(s)))
 
 
 def frame_values(pose: Pose, ref: StandingReference, gates: GateConfig = GateConfig()) -> dict[str, float]:
-    """Unfiltered per-frame values with the standing references: ``fppa_frontal_left_deg``,
-    ``fppa_frontal_right_deg`` (NaN when gated as in ``compute_frame_measures``: not visible,
-    legs too small, thigh foreshortened below ``min_thigh_fraction``, yaw beyond ``max_yaw_deg``),
+    """Unfiltered values of one frame with the standing references, from
+    :func:`measures.unfiltered_measures` (the per-frame step of ``compute_frame_measures``) run on
+    it: ``fppa_frontal_left_deg``, ``fppa_frontal_right_deg`` (NaN when gated as in
+    ``compute_frame_measures``: not visible, legs too small, thigh foreshortened below
+    ``min_thigh_fraction``, yaw beyond ``max_yaw_deg``; not the offline filter's plausibility gate),
     ``trunk_lean_deg`` relative to standing, and ``free_foot_left`` / ``free_foot_right`` (how far
     that ankle is above the other, in standing shank lengths)."""
-    w, h = ref.image_wh
-    xy = pose.xy_px * (-1, 1) + (w, 0) if ref.mirrored else pose.xy_px
-    p = lambda name: xy[LM[name]][None]  # noqa: E731
-    yaw = ref.yaw_deg if math.isfinite(ref.yaw_deg) else 0.0
-    yaw_ok = math.isfinite(ref.yaw_deg) and abs(ref.yaw_deg) <= gates.max_yaw_deg
+    u = measures.unfiltered_measures(LandmarkSeries.from_poses([0.0], [pose], ref.image_wh), ref, gates)
+    yaw_ok = ref.yaw_ok(gates.max_yaw_deg)
     out: dict[str, float] = {}
-    body = lambda q: g.camera_to_body(q, yaw)  # noqa: E731
-    for side, other in (("left", "right"), ("right", "left")):
-        thigh_mp = np.linalg.norm(p(f"{side}_knee") - p(f"{side}_hip"), axis=-1)
-        hjc = dict(zip(("left", "right"), g.hip_joint_centres(
-            p("left_hip"), p("right_hip"), hip_width_scale(thigh_mp, ref.thigh_mp_px[side], gates),
-            gates.hip_yaw_shift * np.tan(np.radians(yaw)))))
-        hip, knee, ankle, ohip = hjc[side], p(f"{side}_knee"), p(f"{side}_ankle"), hjc[other]
-        thigh0, shank0 = ref.thigh_px[side], ref.shank_px[side]
-        visible = all(pose.visibility[LM[f"{side}_{j}"]] >= gates.min_visibility for j in ("hip", "knee", "ankle"))
-        sized = thigh0 >= gates.min_segment_px and shank0 >= gates.min_segment_px
-        ok = visible and sized and yaw_ok and float(np.linalg.norm(knee - hip)) >= gates.min_thigh_fraction * thigh0
-        value = math.nan
-        if ok:
-            hip3, knee3, ankle3 = g.lift_leg(hip, knee, ankle, thigh0, shank0, ref.focal_px, (w / 2, h / 2))
-            ohip3 = np.concatenate([ohip - (w / 2, h / 2), [[ref.focal_px]]], axis=-1) * (hip3[:, 2:3] / ref.focal_px)
-            value = float(g.fppa_frontal_deg(body(hip3), body(knee3), body(ankle3), body(ohip3))[0])
-        out[f"fppa_frontal_{side}_deg"] = value
-        # how far this ankle is above the other one (image y is down), relative to standing
-        lift = pose.point(f"{other}_ankle")[1] - pose.point(f"{side}_ankle")[1]
-        lift -= ref.ankle_dy_px * (-1 if side == "left" else 1)
-        shank_raw = ref.shank_px[side]
-        out[f"free_foot_{side}"] = float(lift / shank_raw) if shank_raw > 0 else math.nan
-    sign = -1.0 if g.facing_sign(pose.point("left_hip"), pose.point("right_hip")) < 0 else 1.0
-    lean = float(g.trunk_lean_deg(pose.point("left_hip"), pose.point("right_hip"), pose.point("left_shoulder"),
-                                  pose.point("right_shoulder"))) - ref.roll_deg * sign
-    out["trunk_lean_deg"] = lean - ref.trunk_lean_deg
+    for side in ("left", "right"):
+        out[f"fppa_frontal_{side}_deg"] = float(u.fppa_frontal_deg[side][0]) if u.ok[side][0] and yaw_ok else math.nan
+        out[f"free_foot_{side}"] = float(u.free_foot_height[side][0])
+    out["trunk_lean_deg"] = float(u.trunk_lean_deg[0]) - ref.trunk_lean_deg
     return out
 
 
