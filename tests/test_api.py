@@ -37,6 +37,8 @@ def test_frames_as_arrays(sample_result):
     for name in ("time_s", "fppa_frontal_left_deg", "body_yaw_deg", "knee_flexion_left_deg"):
         assert cols[name].shape == (n,), name
     assert np.isfinite(cols["knee_flexion_left_deg"]).mean() > 0.9
+    header = (sample_result.out_dir / "frames.csv").open().readline().strip().split(",")
+    assert list(cols) == header  # exactly frames.csv's columns, in its order
 
 
 def test_write_false_writes_nothing(lite_model, tmp_path, monkeypatch):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -55,12 +55,8 @@ class AnalyzeResult:
         """frames.csv as arrays (no pandas): ``{"frame": int array, "time_s": ..., "fppa_left_deg": ...}``,
         NaN where a measure is not measurable."""
         m = self.measures
-        cols = {"frame": np.asarray(self.frame_index, int)}
-        for f in fields(m):
-            v = getattr(m, f.name)
-            if isinstance(v, np.ndarray) and v.ndim == 1 and len(v) == len(self.frame_index):
-                cols[f.name] = v
-        return cols
+        cols = {"frame": np.asarray(self.frame_index, int), "time_s": m.time_s, "detected": m.detected}
+        return cols | {name: getattr(m, name) for name in m.CSV_COLUMNS}
 
 
 def analyze(path: str | Path, *, out: str | Path | None = None, test: str = "auto", stance: str = "auto",
