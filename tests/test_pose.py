@@ -157,3 +157,13 @@ def test_live_stream_mode_gives_the_landmarks_of_video_mode(lite_model):
             np.testing.assert_array_equal(a.xy_px, b.xy_px)
         with pytest.raises(ValueError):
             video.submit(frames[0].image_bgr, 1.0)
+
+
+@pytest.mark.parametrize("mode", list(RunningMode))
+def test_every_mode_has_the_estimator_interface(lite_model, mode):
+    """What the frame loop's callers read of an estimator exists in every mode (no duck typing):
+    without identity keeping nobody is ever lost and no people are counted."""
+    with PoseEstimator(lite_model, mode=mode) as est:
+        assert est.mode is mode and est.model_path.name == "pose_landmarker_lite.task"
+        assert est.subject_lost is False and est.people_seen == 0 and est.lost_frames == 0
+        assert (est.tracker is not None) == (mode is RunningMode.VIDEO)

@@ -208,7 +208,7 @@ def run_pose(spec: str, landmarks_csv: Path | None, *, model=None, fps: float | 
             times.append(frame.time_s)
             poses.append(pose)
             index.append(frame.index)
-            lost.append(bool(getattr(estimator, "subject_lost", False)))
+            lost.append(bool(estimator.subject_lost))
             brightness.append(float(np.percentile(frame.image_bgr[::16, ::16], 95)))
             bar.update(1)
             if on_frame is not None:
@@ -216,11 +216,10 @@ def run_pose(spec: str, landmarks_csv: Path | None, *, model=None, fps: float | 
         wh, rate = source.size_wh, source.fps
     if facts is not None:
         facts.subject_lost = np.asarray(lost, bool)
-        facts.people_seen = int(getattr(estimator, "people_seen", 0))
-        facts.damage = source.damage_report() if hasattr(source, "damage_report") else None
+        facts.people_seen = int(estimator.people_seen)
+        facts.damage = source.damage_report()
         facts.brightness = float(np.median(brightness)) if brightness else None
-    name = estimator.model_path.name if hasattr(estimator, "model_path") else str(model_path)
-    return LandmarkSeries.from_poses(times, poses, wh), np.asarray(index, int), name, rate
+    return LandmarkSeries.from_poses(times, poses, wh), np.asarray(index, int), estimator.model_path.name, rate
 
 
 def analyse_with_pelvis(spec: str, series: LandmarkSeries, index: np.ndarray, *, fps: float | None = None,

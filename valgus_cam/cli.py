@@ -195,12 +195,11 @@ def cmd_landmarks(args) -> int:
         raise InputError(f"no frames could be read from {args.input}")
     print(f"{out}: {stats.frames} frames, person detected in {stats.detected} "
           f"({100 * stats.detection_rate:.1f}%), {stats.processed_fps:.1f} frames/s, model {model_path.name}")
-    damage = source.damage_report() if hasattr(source, "damage_report") else None
-    if damage:
+    if damage := source.damage_report():
         print(f"  warning: {damage}")
     if estimator.people_seen >= 2:
         print(f"  warning: more than one person was in view: the subject (the first person found) was followed by "
-              f"position and size; {estimator.tracker.lost_frames} frames with only somebody else are written "
+              f"position and size; {estimator.lost_frames} frames with only somebody else are written "
               "as not detected")
     if stats.interrupted:
         print("valgus-cam: interrupted; the frames captured so far were saved", file=sys.stderr)

@@ -356,7 +356,7 @@ def _session_result(opts: LiveOptions, loop: _Loop, analyser: LiveAnalyser, src:
     duration = loop.t_end - loop.t_start if loop.t_start is not None else 0.0
     timings = np.array(loop.timings, float).reshape(-1, 3)
     dropped = src.dropped_frames
-    ended = getattr(src, "ended_reason", None)
+    ended = src.ended_reason
     result = LiveResult(list(analyser.reps), doc, "", loop.frames, dropped, duration, ended, loop.interrupted,
                         opts.record, [], model_name, mode, timings[:, 0], timings[:, 1], timings[:, 2],
                         list(analyser.rep_lags_s), loop.snapshots)
