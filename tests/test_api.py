@@ -12,7 +12,7 @@ import valgus_cam
 from valgus_cam.errors import InputError
 from valgus_cam.pose import PoseEstimator
 
-from conftest import ROOT
+from conftest import ROOT, clip
 
 SAMPLE = ROOT / "samples" / "sample_single_leg_squat.mp4"
 
@@ -61,3 +61,20 @@ def test_bad_input_raises_a_valgus_cam_error(tmp_path):
     bad.write_text("not a video")
     with pytest.raises(InputError):
         valgus_cam.analyze(bad, write=False)
+
+
+def test_run_pose_observers_and_facts(lite_model):
+    """api.run_pose (analyze's pose pass, through pipeline.run_frames): the on_frame hook sees every
+    frame with the pose the series holds; the facts say what else the pass saw."""
+    from valgus_cam.api import run_pose
+    from valgus_cam.pipeline import ClipFacts
+
+    seen, facts = [], ClipFacts()
+    got = run_pose(str(clip("front_highbar_squat_1rep__trutadan.mp4")), None, model=str(lite_model),
+                   on_frame=lambda f, p: seen.append((f.index, p)), facts=facts)
+    series, index, name, fps = got
+    assert got.series is series and name == got.model_name == "pose_landmarker_lite.task" and fps == got.fps > 0
+    assert [i for i, _ in seen] == list(index) == list(range(62))
+    np.testing.assert_array_equal(series.xy_px[10], seen[10][1].xy_px)
+    assert facts.subject_lost.shape == (62,) and not facts.subject_lost.any()
+    assert facts.people_seen == 1 and facts.damage is None and 0 < facts.brightness <= 255

@@ -157,3 +157,46 @@ def test_live_stream_mode_gives_the_landmarks_of_video_mode(lite_model):
             np.testing.assert_array_equal(a.xy_px, b.xy_px)
         with pytest.raises(ValueError):
             video.submit(frames[0].image_bgr, 1.0)
+
+
+def test_the_frame_loop_hands_each_frame_to_every_observer_in_order():
+    """pipeline.run_frames, the one loop of landmarks, analyze and live: every (frame, pose) is
+    counted and goes to each observer in the order given; Ctrl-C propagates unless the caller keeps
+    what was seen (then ``interrupted``)."""
+    from valgus_cam.capture import Frame
+    from valgus_cam.pipeline import run_frames
+
+    img = np.zeros((4, 4, 3), np.uint8)
+    pairs = [(Frame(img, i, i / 30), _toy_pose(1) if i % 2 else None) for i in range(5)]
+    seen = []
+
+    class Obs:
+        def __init__(self, name):
+            self.name = name
+
+        def on_frame(self, frame, pose):
+            seen.append((self.name, frame.index, pose is not None))
+
+    stats = run_frames(iter(pairs), [Obs("a"), Obs("b")])
+    assert seen == [(n, i, bool(i % 2)) for i in range(5) for n in ("a", "b")]
+    assert (stats.frames, stats.detected, stats.first_time_s, stats.last_time_s) == (5, 2, 0.0, 4 / 30)
+    assert not stats.interrupted and stats.wall_s >= 0
+
+    def interrupted_after_two():
+        yield from pairs[:2]
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_frames(interrupted_after_two(), [Obs("c")])
+    stats = run_frames(interrupted_after_two(), [Obs("d")], keep_on_interrupt=True)
+    assert stats.interrupted and stats.frames == 2
+
+
+@pytest.mark.parametrize("mode", list(RunningMode))
+def test_every_mode_has_the_estimator_interface(lite_model, mode):
+    """What the frame loop's callers read of an estimator exists in every mode (no duck typing):
+    without identity keeping nobody is ever lost and no people are counted."""
+    with PoseEstimator(lite_model, mode=mode) as est:
+        assert est.mode is mode and est.model_path.name == "pose_landmarker_lite.task"
+        assert est.subject_lost is False and est.people_seen == 0 and est.lost_frames == 0
+        assert (est.tracker is not None) == (mode is RunningMode.VIDEO)

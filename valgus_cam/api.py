@@ -9,17 +9,20 @@ typed result, so notebooks and the batch runner do not shell out.
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from .errors import InputError
 from .measures import FrameMeasures, LandmarkSeries
-from .pipeline import ClipAnalysis, ClipFacts
+from .pipeline import ClipAnalysis, ClipFacts, FrameObserver
 from .verdicts import Thresholds
+
+if TYPE_CHECKING:
+    from .pose import PoseEstimator
 
 
 @dataclass(slots=True)
@@ -164,59 +167,61 @@ def _write_outputs(result: AnalyzeResult, out_dir: Path, index, rate, early, *, 
         files.append(out_dir / "report.html")
 
 
+class PosePass(NamedTuple):
+    """What :func:`run_pose` returns (a tuple: callers may unpack it)."""
+
+    series: LandmarkSeries
+    frame_index: np.ndarray  # (n,) int, 0-based index in the video of each frame
+    model_name: str  # the model file's name
+    fps: float | None
+
+
 def run_pose(spec: str, landmarks_csv: Path | None, *, model=None, fps: float | None = None, progress: bool = False,
-             estimator=None, on_frame: Callable | None = None, facts: ClipFacts | None = None):
-    """Pose on every frame of a recorded clip (landmarks also written to ``landmarks_csv`` unless
-    None). Returns (series, frame indices, model file name, fps); ``facts``, if given, is filled
-    with what else the pass saw (subject lost, people in view, damage, brightness)."""
-    import contextlib
-
-    from tqdm import tqdm
-
-    from .capture import open_source
-    from .models import resolve_model
-    from .pipeline import iter_poses
+             estimator: PoseEstimator | None = None, on_frame: Callable | None = None,
+             facts: ClipFacts | None = None) -> PosePass:
+    """Pose on every frame of a recorded clip through :func:`pipeline.run_frames`: observers write
+    the landmarks to ``landmarks_csv`` (unless None), collect them, count on the progress bar and
+    call ``on_frame(frame, pose)``, in that order. ``facts``, if given, is filled with what else the
+    pass saw (subject lost, people in view, damage, brightness)."""
+    from .pipeline import FrameCallback, LandmarkRows, PoseCollector, ProgressBar, iter_poses, run_frames
     from .pose import PoseEstimator
     from .sinks import LandmarkCsvWriter, atomic_open
 
-    source = open_source(spec, fps=fps)
-    try:
-        if source.is_live:
-            raise InputError("analyze takes a recorded clip; use `valgus-cam live` for a camera")
-        model_path = None if estimator is not None else resolve_model(model, progress=progress)
-    except BaseException:
-        source.close()
-        raise
-    times, poses, index, lost, brightness = [], [], [], [], []
+    source, model_path = _open_for_pose(spec, model, estimator, progress, fps)
     with contextlib.ExitStack() as stack:
         stack.enter_context(source)
         if estimator is None:
             estimator = stack.enter_context(PoseEstimator(model_path))
         else:
             estimator.reset()
-        f = stack.enter_context(atomic_open(landmarks_csv)) if landmarks_csv is not None else None
-        writer = LandmarkCsvWriter(f) if f is not None else None
-        bar = stack.enter_context(tqdm(total=source.frame_count, unit="frame", desc=source.name,
-                                       disable=True if not progress else None, leave=False, file=sys.stderr))
-        for frame, pose in iter_poses(source, estimator):
-            if writer is not None:
-                writer.write(frame.index, frame.time_s, pose)
-            times.append(frame.time_s)
-            poses.append(pose)
-            index.append(frame.index)
-            lost.append(bool(getattr(estimator, "subject_lost", False)))
-            brightness.append(float(np.percentile(frame.image_bgr[::16, ::16], 95)))
-            bar.update(1)
-            if on_frame is not None:
-                on_frame(frame, pose)
+        observers: list[FrameObserver] = []
+        if landmarks_csv is not None:
+            observers.append(LandmarkRows(LandmarkCsvWriter(stack.enter_context(atomic_open(landmarks_csv)))))
+        collector = PoseCollector(estimator)
+        observers += [collector, stack.enter_context(ProgressBar(source.frame_count, source.name, progress))]
+        if on_frame is not None:
+            observers.append(FrameCallback(on_frame))
+        run_frames(iter_poses(source, estimator), observers)
         wh, rate = source.size_wh, source.fps
     if facts is not None:
-        facts.subject_lost = np.asarray(lost, bool)
-        facts.people_seen = int(getattr(estimator, "people_seen", 0))
-        facts.damage = source.damage_report() if hasattr(source, "damage_report") else None
-        facts.brightness = float(np.median(brightness)) if brightness else None
-    name = estimator.model_path.name if hasattr(estimator, "model_path") else str(model_path)
-    return LandmarkSeries.from_poses(times, poses, wh), np.asarray(index, int), name, rate
+        collector.fill(facts, source)
+    return PosePass(collector.series(wh), np.asarray(collector.index, int), estimator.model_path.name, rate)
+
+
+def _open_for_pose(spec: str, model, estimator: PoseEstimator | None, progress: bool, fps: float | None):
+    """The clip's source and the model file to load (None when ``estimator`` is given); the source
+    is closed again if finding the model fails. InputError for a camera: analyze takes recorded clips."""
+    from .capture import open_source
+    from .models import resolve_model
+
+    source = open_source(spec, fps=fps)
+    try:
+        if source.is_live:
+            raise InputError("analyze takes a recorded clip; use `valgus-cam live` for a camera")
+        return source, None if estimator is not None else resolve_model(model, progress=progress)
+    except BaseException:
+        source.close()
+        raise
 
 
 def analyse_with_pelvis(spec: str, series: LandmarkSeries, index: np.ndarray, *, fps: float | None = None,

@@ -76,6 +76,11 @@ class FrameSource(ABC):
         reader = getattr(self, "_reader", None)
         return reader.dropped if reader is not None and self.is_live else 0
 
+    def damage_report(self) -> str | None:
+        """After iterating: one sentence when the input looked truncated or damaged, else None
+        (only video files can tell: :meth:`VideoFileSource.damage_report`)."""
+        return None
+
     def _tap(self, frame: Frame) -> None:
         if self.on_capture is not None:
             self.on_capture(frame)

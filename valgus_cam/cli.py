@@ -168,11 +168,9 @@ def cmd_models(args) -> int:
 
 
 def cmd_landmarks(args) -> int:
-    from tqdm import tqdm
-
     from .capture import ImageFolderSource, open_source
     from .models import resolve_model
-    from .pipeline import run_landmarks
+    from .pipeline import ProgressBar, run_landmarks
     from .pose import PoseEstimator, RunningMode
     from .sinks import LandmarkCsvWriter, atomic_open
 
@@ -185,22 +183,18 @@ def cmd_landmarks(args) -> int:
     single_image = isinstance(source, ImageFolderSource) and Path(args.input).is_file()
     out = args.output or Path("valgus-out") / _stem(args.input) / "landmarks.csv"
     mode = RunningMode.IMAGE if single_image else RunningMode.VIDEO
-    with source, PoseEstimator(model_path, mode=mode) as estimator, atomic_open(out) as f:
-        bar = tqdm(total=source.frame_count, unit="frame", desc=source.name, disable=True if args.no_progress else None,
-                   leave=False, file=sys.stderr)
-        with bar:
-            stats = run_landmarks(source, estimator, LandmarkCsvWriter(f, layout=args.layout),
-                                  on_frame=lambda *_: bar.update(1))
+    with source, PoseEstimator(model_path, mode=mode) as estimator, atomic_open(out) as f, \
+            ProgressBar(source.frame_count, source.name, enabled=not args.no_progress) as bar:
+        stats = run_landmarks(source, estimator, LandmarkCsvWriter(f, layout=args.layout), [bar])
     if stats.frames == 0:
         raise InputError(f"no frames could be read from {args.input}")
     print(f"{out}: {stats.frames} frames, person detected in {stats.detected} "
           f"({100 * stats.detection_rate:.1f}%), {stats.processed_fps:.1f} frames/s, model {model_path.name}")
-    damage = source.damage_report() if hasattr(source, "damage_report") else None
-    if damage:
+    if damage := source.damage_report():
         print(f"  warning: {damage}")
     if estimator.people_seen >= 2:
         print(f"  warning: more than one person was in view: the subject (the first person found) was followed by "
-              f"position and size; {estimator.tracker.lost_frames} frames with only somebody else are written "
+              f"position and size; {estimator.lost_frames} frames with only somebody else are written "
               "as not detected")
     if stats.interrupted:
         print("valgus-cam: interrupted; the frames captured so far were saved", file=sys.stderr)

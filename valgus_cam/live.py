@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,7 +39,8 @@ from .live_view import (KEYS_HELP, TEST_NAMES, Hud, _draw_replay_caption, _scale
                         compose, draw_centre_label, draw_legs, draw_setup_guide, draw_status_bar, draw_toast,
                         status_bar_height)
 from .overlay import BANNER_HOLD_S, rep_verdict as _verdict
-from .pose import PoseEstimator, RunningMode, _native_stderr_captured
+from .pipeline import iter_poses, run_frames
+from .pose import Pose, PoseEstimator, RunningMode, _native_stderr_captured
 from .stream import LiveAnalyser, LiveState, StreamConfig
 from .verdicts import VERDICT_WORDS, RepResult, Thresholds
 
@@ -356,7 +358,7 @@ def _session_result(opts: LiveOptions, loop: _Loop, analyser: LiveAnalyser, src:
     duration = loop.t_end - loop.t_start if loop.t_start is not None else 0.0
     timings = np.array(loop.timings, float).reshape(-1, 3)
     dropped = src.dropped_frames
-    ended = getattr(src, "ended_reason", None)
+    ended = src.ended_reason
     result = LiveResult(list(analyser.reps), doc, "", loop.frames, dropped, duration, ended, loop.interrupted,
                         opts.record, [], model_name, mode, timings[:, 0], timings[:, 1], timings[:, 2],
                         list(analyser.rep_lags_s), loop.snapshots)
@@ -453,7 +455,11 @@ class _Tap:
 
 
 class _Loop:
-    """The per-frame work, the keys and the bookkeeping of one session."""
+    """One session's pose stage and observer. :meth:`run` feeds :func:`pipeline.run_frames`, the
+    frame loop ``landmarks`` and ``analyze`` use, from :meth:`_poses_sync` (VIDEO mode) or
+    :meth:`_poses_async` (LIVE_STREAM: inference overlapped with drawing); the loop is the observer
+    (:meth:`on_frame`): analysis, picture, window, recording, keys. Pausing, idling and quitting
+    happen in the pose stage, between frames."""
 
     def __init__(self, opts, src, reader, estimator, analyser, recorder, window, beeper, hud, fps, out):
         self.opts, self.src, self.reader, self.est = opts, src, reader, estimator
@@ -472,17 +478,16 @@ class _Loop:
         self._last_display: np.ndarray | None = None
         self._fps_times: deque = deque(maxlen=30)
         self._stream_t = 0.0
+        self._t_got = 0.0  # when the frame being handed on was taken (async: submitted), monotonic s
+        self._inference_s = 0.0  # its pose estimation time
 
     # ---------------------------------------------------------------- frames
     def run(self, first: Frame) -> None:
+        """The session: :func:`pipeline.run_frames` over this loop's pose stage, with the loop as the
+        observer (:meth:`on_frame`). Ctrl-C ends it (``interrupted``), for cameras and files alike."""
         self.t_start = time.monotonic()
-        try:
-            if self.est.mode is RunningMode.LIVE_STREAM:
-                self._run_async(first)
-            else:
-                self._run_sync(first)
-        except KeyboardInterrupt:
-            self.interrupted = True
+        poses = self._poses_async(first) if self.est.mode is RunningMode.LIVE_STREAM else self._poses_sync(first)
+        self.interrupted = run_frames(poses, [self], keep_on_interrupt=True).interrupted
         self.t_end = time.monotonic()
 
     def _next(self, timeout_s: float | None) -> Frame | None:
@@ -491,7 +496,10 @@ class _Loop:
     def _expired(self) -> bool:
         return self.opts.max_seconds is not None and time.monotonic() - self.t_start >= self.opts.max_seconds
 
-    def _run_sync(self, frame: Frame | None) -> None:
+    def _frames(self, frame: Frame | None) -> Iterator[Frame]:
+        """The frames to analyse, from ``frame`` (the first) on, until quit, ``max_seconds`` or the end:
+        the reader is polled 0.25 s at a time (a late camera keeps the window responsive: idle);
+        while paused nothing is analysed. Sets ``_t_got``, when each frame was taken."""
         while not self.quit and not self._expired():
             if self.paused:
                 self._paused_step()
@@ -504,12 +512,22 @@ class _Loop:
                 if frame is None:  # a live source is late: keep the window responsive
                     self._idle()
                     continue
-            t_got = time.monotonic()
-            pose = self.est.detect(frame.image_bgr, frame.time_s)
-            self._process(frame, pose, t_got, time.monotonic() - t_got)
+            self._t_got = time.monotonic()
+            yield frame
             frame = None
 
-    def _run_async(self, frame: Frame | None) -> None:
+    def _poses_sync(self, first: Frame) -> Iterator[tuple[Frame, Pose | None]]:
+        """VIDEO mode: :func:`pipeline.iter_poses` over :meth:`_frames`, as ``analyze`` does; sets
+        ``_inference_s`` (``detect``'s time, with the generators' handover)."""
+        for frame, pose in iter_poses(self._frames(first), self.est):
+            self._inference_s = time.monotonic() - self._t_got
+            yield frame, pose
+
+    def _poses_async(self, frame: Frame | None) -> Iterator[tuple[Frame, Pose | None]]:
+        """LIVE_STREAM mode: a frame's pose is handed on only after the next frame (if one is ready)
+        was submitted, so MediaPipe's thread estimates it while the observers draw this one. One
+        frame in flight at most (MediaPipe drops frames submitted while busy). Sets ``_t_got``
+        (submission) and ``_inference_s`` (submission → result)."""
         est = self.est
         inflight = False
         ended = False
@@ -545,9 +563,14 @@ class _Loop:
                 if nxt is not None:
                     est.submit(nxt.image_bgr, nxt.time_s, tag=(nxt, time.monotonic()))
                     inflight = True
-            self._process(done, pose, t_sub, t_res - t_sub)
+            self._t_got, self._inference_s = t_sub, t_res - t_sub
+            yield done, pose
 
     # ---------------------------------------------------------------- one frame
+    def on_frame(self, frame: Frame, pose: Pose | None) -> None:
+        """The loop's observer: analyse, react, draw, show, record and take the key (:meth:`_process`)."""
+        self._process(frame, pose, self._t_got, self._inference_s)
+
     def _process(self, frame: Frame, pose, t_got: float, inference_s: float) -> None:
         state = self.analyser.update(frame.index, frame.time_s, pose)
         self._stream_t = frame.time_s

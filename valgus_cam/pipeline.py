@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -20,14 +21,19 @@ if TYPE_CHECKING:
     from .verdicts import Summary, Thresholds
 
 
-def iter_poses(source: FrameSource, estimator: PoseEstimator) -> Iterator[tuple[Frame, Pose | None]]:
-    """Each frame of ``source`` with the pose found in it (None when nobody is found)."""
+def iter_poses(source: Iterable[Frame], estimator: PoseEstimator) -> Iterator[tuple[Frame, Pose | None]]:
+    """Each frame of ``source`` (a FrameSource, or any iterable of frames) with the pose found in it
+    (None when nobody is found): the pose stage of :func:`run_frames`. ``estimator``'s per-frame
+    state (``subject_lost``) is that of the frame just yielded until the next one is asked for."""
     for frame in source:
         yield frame, estimator.detect(frame.image_bgr, frame.time_s)
 
 
 @dataclass(slots=True)
 class RunStats:
+    """Counts of a :func:`run_frames` loop: frames, frames with a pose, first/last frame time (s),
+    the loop's wall time (s), and whether Ctrl-C ended it."""
+
     frames: int = 0
     detected: int = 0
     first_time_s: float | None = None
@@ -52,6 +58,8 @@ class RunStats:
 
 
 class Stopwatch:
+    """``with Stopwatch() as sw: ...``; then ``sw.elapsed_s`` (perf_counter seconds)."""
+
     def __enter__(self):
         self.t0 = time.perf_counter()
         return self
@@ -60,26 +68,117 @@ class Stopwatch:
         self.elapsed_s = time.perf_counter() - self.t0
 
 
-def run_landmarks(source: FrameSource, estimator: PoseEstimator, writer,
-                  on_frame: Callable[[Frame, Pose | None], None] | None = None) -> RunStats:
-    """source → pose → landmark writer; returns the counts and the wall time of the loop.
+# ----------------------------------------------------------------------------------------------
+# the frame loop: (frame, pose) pairs → observers
+# ----------------------------------------------------------------------------------------------
+class FrameObserver(Protocol):
+    """Sees every analysed frame of a run, in order: ``on_frame(frame, pose)``, pose None when
+    nobody (or only somebody other than the subject) was found. Opening and closing an observer
+    is its owner's business (a with-block around the loop), not the loop's."""
 
-    A live source (camera) ends with Ctrl-C: the frames so far are kept and ``stats.interrupted``
-    is set; for files Ctrl-C propagates (the caller discards the partial output)."""
+    def on_frame(self, frame: Frame, pose: Pose | None) -> None: ...
+
+
+def run_frames(poses: Iterable[tuple[Frame, Pose | None]], observers: Sequence[FrameObserver] = (), *,
+               keep_on_interrupt: bool = False) -> RunStats:
+    """The one frame loop (``landmarks``, ``analyze``/``batch``, ``live``): each (frame, pose) of
+    ``poses`` (:func:`iter_poses`, or live's schedulers) is counted, then handed to each observer
+    in the order given. Ctrl-C propagates, unless ``keep_on_interrupt``: then the loop ends, the
+    frames so far count and ``stats.interrupted`` is set."""
     stats = RunStats()
     with Stopwatch() as sw:
         try:
-            for frame, pose in iter_poses(source, estimator):
-                writer.write(frame.index, frame.time_s, pose)
+            for frame, pose in poses:
                 stats.add(frame, pose)
-                if on_frame is not None:
-                    on_frame(frame, pose)
+                for observer in observers:
+                    observer.on_frame(frame, pose)
         except KeyboardInterrupt:
-            if not source.is_live:
+            if not keep_on_interrupt:
                 raise
             stats.interrupted = True
     stats.wall_s = sw.elapsed_s
     return stats
+
+
+class LandmarkRows:
+    """Observer: each frame's landmarks written as rows by ``writer`` (a ``sinks.LandmarkCsvWriter``)."""
+
+    def __init__(self, writer):
+        self.writer = writer
+
+    def on_frame(self, frame: Frame, pose: Pose | None) -> None:
+        self.writer.write(frame.index, frame.time_s, pose)
+
+
+class ProgressBar:
+    """Observer: a tqdm bar on stderr counting frames; off unless ``enabled`` (and, as tqdm does,
+    when stderr is not a terminal). A context manager: leaving it removes the bar."""
+
+    def __init__(self, total: int | None, desc: str, enabled: bool = True):
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=total, unit="frame", desc=desc, disable=True if not enabled else None, leave=False,
+                         file=sys.stderr)
+
+    def on_frame(self, frame: Frame, pose: Pose | None) -> None:
+        self._bar.update(1)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._bar.__exit__(*exc)
+
+
+class FrameCallback:
+    """Observer: a plain function ``fn(frame, pose)`` called for each frame."""
+
+    def __init__(self, fn: Callable[[Frame, Pose | None], None]):
+        self.on_frame = fn
+
+
+class PoseCollector:
+    """Observer: what the offline analysis keeps of each frame: time (s), pose, frame index,
+    ``estimator.subject_lost`` (people found, none the subject) and the brightness (95th
+    percentile of every 16th pixel's values, 0-255). :meth:`series` and :meth:`fill` turn them into
+    the clip's LandmarkSeries and :class:`ClipFacts`."""
+
+    def __init__(self, estimator: PoseEstimator):
+        self._estimator = estimator
+        self.times: list[float] = []
+        self.poses: list[Pose | None] = []
+        self.index: list[int] = []
+        self.lost: list[bool] = []
+        self.brightness: list[float] = []
+
+    def on_frame(self, frame: Frame, pose: Pose | None) -> None:
+        self.times.append(frame.time_s)
+        self.poses.append(pose)
+        self.index.append(frame.index)
+        self.lost.append(bool(self._estimator.subject_lost))
+        self.brightness.append(float(np.percentile(frame.image_bgr[::16, ::16], 95)))
+
+    def series(self, image_wh: tuple[int, int] | None) -> "LandmarkSeries":
+        from .measures import LandmarkSeries
+
+        return LandmarkSeries.from_poses(self.times, self.poses, image_wh)
+
+    def fill(self, facts: "ClipFacts", source: FrameSource) -> None:
+        """``facts`` set from the frames seen, the estimator (people in view) and ``source`` (damage)."""
+        facts.subject_lost = np.asarray(self.lost, bool)
+        facts.people_seen = int(self._estimator.people_seen)
+        facts.damage = source.damage_report()
+        facts.brightness = float(np.median(self.brightness)) if self.brightness else None
+
+
+def run_landmarks(source: FrameSource, estimator: PoseEstimator, writer,
+                  observers: Sequence[FrameObserver] = ()) -> RunStats:
+    """source → pose → landmark writer (then ``observers``): the ``landmarks`` command's loop.
+
+    A live source (camera) ends with Ctrl-C: the frames so far are kept and ``stats.interrupted``
+    is set; for files Ctrl-C propagates (the caller discards the partial output)."""
+    return run_frames(iter_poses(source, estimator), [LandmarkRows(writer), *observers],
+                      keep_on_interrupt=source.is_live)
 
 
 # ----------------------------------------------------------------------------------------------

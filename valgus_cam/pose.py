@@ -155,6 +155,12 @@ class PoseEstimator:
     SWITCH_AFTER_S = 0.2
     MAX_SIDE_PX = 1920  # larger frames are shrunk (INTER_AREA) before MediaPipe sees them; see detect
 
+    # the interface callers use (every mode has all of it; see also people_seen and lost_frames)
+    mode: RunningMode
+    model_path: Path  # the .task file; ``model_path.name`` is what results name as the model
+    subject_lost: bool  # the last frame: people found, none of them the subject (always False
+    # without identity keeping)
+
     def __init__(self, model_path: str | os.PathLike, *, mode: RunningMode | str = RunningMode.VIDEO,
                  min_detection_confidence: float = 0.5, min_presence_confidence: float = 0.5,
                  min_tracking_confidence: float = 0.5, segmentation_masks: bool = False,
@@ -196,7 +202,14 @@ class PoseEstimator:
 
     @property
     def people_seen(self) -> int:
+        """The most people found in one frame since :meth:`reset` (0 without identity keeping:
+        IMAGE and LIVE_STREAM modes, ``keep_identity=False``)."""
         return self.tracker.people_seen if self.tracker is not None else 0
+
+    @property
+    def lost_frames(self) -> int:
+        """Frames since :meth:`reset` where people were found but not the subject (``subject_lost``)."""
+        return self.tracker.lost_frames if self.tracker is not None else 0
 
     def _create(self, options) -> None:
         from mediapipe.tasks.python import vision
