@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .annotate import OverlayFrame, Verdict, draw_overlay
+from .incremental import Engine, Snapshot
 from .measures import STANDING_MIN_S, LandmarkSeries
 from .pipeline import ClipAnalysis
 from .verdicts import RepResult
@@ -192,7 +193,8 @@ class SinglePassAnnotator:
     """Draws annotated.mp4 *during* the pose pass instead of in a second pass over the clip.
 
     The pose pass hands every frame's pose to :meth:`on_frame`. Every ``period_s`` of video (and at
-    least every 5% of what has been seen), a drawing thread re-runs the offline analysis
+    least every 5% of what has been seen), a drawing thread (an :class:`incremental.Engine` at the
+    lowest CPU priority; the latest snapshot wins) re-runs the offline analysis
     (``analyse``: the same ``analyse_clip`` as the final one) on the landmarks so far, decodes the
     clip again on its own, and draws and encodes the frames lying at least ``lag_s`` before the
     newest analysed one, as far as two consecutive analyses agree on their overlay
@@ -208,7 +210,6 @@ class SinglePassAnnotator:
 
     def __init__(self, input_spec: str, out: Path, *, analyse, fps: float | None = None,
                  lag_s: float = 0.5, period_s: float = 0.5, synchronous: bool = False):
-        import queue
         import threading
 
         self._spec, self._out, self._analyse, self._fps = input_spec, Path(out), analyse, fps
@@ -218,23 +219,20 @@ class SinglePassAnnotator:
         self._index: list[int] = []
         self._wh: tuple[int, int] | None = None
         self._next_s = period_s
-        self._jobs: queue.Queue = queue.Queue(maxsize=1)
         self._drawn: dict[int, OverlayFrame] = {}  # analysed position -> the overlay drawn on it
         self._next_k = 0  # the next analysed position to draw
         self._prev: list[OverlayFrame | None] = []  # the previous analysis' overlays by position
         self._src = self._it = self._sink = None
         self._pending = None  # a decoded frame not written yet
-        self._error: BaseException | None = None
         self._abort = threading.Event()
         self.analyses = 0
         self._strikes = 0  # consecutive analyses that changed frames already drawn
         self.frames_drawn_early = 0  # drawn before the pose pass ended (the rest: by finish)
         self.mismatch: str | None = None
-        self._sync = synchronous  # analyse and draw inside on_frame (deterministic; for tests)
-        self._thread = threading.Thread(target=self._run, name="annotate", daemon=True)
-        if not synchronous:
-            self._thread.start()
-
+        # snapshots are the number of frames seen; the engine's thread analyses and draws (_step).
+        # synchronous: inside on_frame instead (deterministic; for tests)
+        self._engine: Engine[int, None] = Engine(self._analyse_and_draw, name="annotate",
+                                                 threaded=not synchronous, background=True)
 
     # ---- pose-pass side
     def on_frame(self, frame, pose) -> None:
@@ -244,50 +242,32 @@ class SinglePassAnnotator:
         self._poses.append(pose)
         self._index.append(frame.index)
         t = frame.time_s - self._times[0]
-        if t >= self._next_s and self._error is None:
+        if t >= self._next_s:
             self._next_s = t + max(self.period_s, 0.05 * t)
-            if not self._sync:
-                self._post(len(self._times))
-            elif self.mismatch is None:
-                try:
-                    self._step(len(self._times))
-                except BaseException as e:  # noqa: BLE001 - raised again by finish()
-                    self._error = e
-
-    def _post(self, job) -> None:
-        import queue
-
-        try:
-            self._jobs.get_nowait()  # an analysis not started yet is superseded by this one
-        except queue.Empty:
-            pass
-        self._jobs.put(job)
+            # the latest wins: an analysis not started yet is superseded by this one
+            self._engine.post(Snapshot(len(self._times), frame.time_s))
 
     def stop(self) -> None:
         """No more analyses: wait for the drawing thread to finish its current step."""
-        if self._thread.is_alive():
-            self._post(None)
-            self._thread.join()
+        self._engine.stop()
         if self.frames_drawn_early == 0:
             self.frames_drawn_early = len(self._drawn)
 
     # ---- drawing thread
-    def _run(self) -> None:
-        _background_priority()
-        try:
-            while (n := self._jobs.get()) is not None:
-                if self.mismatch is None:
-                    self._step(n)
-        except BaseException as e:  # noqa: BLE001 - raised again by finish()
-            self._error = e
+    def _analyse_and_draw(self, snap: Snapshot[int]) -> None:
+        if self.mismatch is None:
+            self._step(snap)
 
-    def _step(self, n: int) -> None:
+    def _step(self, snap: Snapshot[int]) -> None:
+        """Analyse the first ``snap.job`` frames; draw the frames final with ``lag_s`` on which this
+        analysis and the previous one agree; give up if drawn frames changed twice in a row."""
+        n = snap.job
         times = np.asarray(self._times[:n], float)
         series = LandmarkSeries.from_poses(times, self._poses[:n], self._wh)
         a = self._analyse(series)
         self.analyses += 1
         start = self._next_k
-        stop = int(np.searchsorted(times, times[-1] - self.lag_s, side="right"))
+        stop = int(np.searchsorted(times, snap.until(self.lag_s), side="right"))
         if not any(r.end_frame < stop for r in a.results):
             return  # the standing baseline is settled by the first rep: wait for one
         base = a.measures.baseline
@@ -377,9 +357,11 @@ class SinglePassAnnotator:
         """The pose pass is over and ``a`` is the final analysis of ``series``: check what was
         drawn, draw the rest. True: annotated.mp4 is written; False: it was discarded (redraw)."""
         self.stop()
-        if self._error is not None:
+        try:
+            self._engine.take()  # raises what the drawing thread raised
+        except BaseException:
             self.abort()
-            raise self._error
+            raise
         if self.mismatch is not None:
             self.abort()
             return False
@@ -419,15 +401,3 @@ class SinglePassAnnotator:
     def __exit__(self, exc_type, *exc):
         if exc_type is not None:
             self.abort()
-
-
-def _background_priority() -> None:
-    """Lower the calling thread's CPU priority to the lowest (Linux: per thread, inherited by the
-    decoder and encoder threads it starts), so that drawing uses only what inference leaves idle."""
-    import os
-    import threading
-
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-    except (AttributeError, OSError):  # not Linux / not allowed: normal priority
-        pass

@@ -19,12 +19,13 @@ Three layers, from fast to final:
   and smoothed by a One Euro filter (no look-ahead).
 * **Rep verdicts**: the *offline* analysis (:func:`pipeline.analyse_clip`, exactly what
   ``valgus-cam analyze`` runs) re-run on the counted segment's landmarks every
-  ``analysis_period_s`` on a worker thread. A rep is reported once its end lies ``final_lag_s``
-  before the newest analysed frame: measured on four clips (docs/live.md), a rep seen 0.2 s after
-  its end already has the boundaries (±3 frames) and values of the whole-clip analysis; 0.4 s
-  doubles that margin. So live verdicts equal ``analyze``'s by construction, and a rep's banner
-  comes ``final_lag_s`` + at most one analysis period after the rep ends. frames.csv rows are
-  handed out once they are ``rows_lag_s`` old (same measurement: final after 0.3 s).
+  ``analysis_period_s`` on a worker thread (:class:`incremental.Engine`). A rep is reported once
+  its end lies ``final_lag_s`` before the newest analysed frame: measured on four clips
+  (docs/live.md), a rep seen 0.2 s after its end already has the boundaries (±3 frames) and values
+  of the whole-clip analysis; 0.4 s doubles that margin. So live verdicts equal ``analyze``'s by
+  construction, and a rep's banner comes ``final_lag_s`` + at most one analysis period after the
+  rep ends. frames.csv rows are handed out once they are ``rows_lag_s`` old (same measurement:
+  final after 0.3 s).
 
 The analysed segment starts at the first frame of the still stand that calibrated it (the
 standing baseline of the analysis). Memory is bounded: a segment longer than ``pin_s`` +
@@ -35,7 +36,6 @@ that seam are never reported (they were reported long before).
 from __future__ import annotations
 
 import math
-import threading
 import warnings
 from collections import Counter, deque
 from dataclasses import dataclass, field, replace
@@ -45,6 +45,7 @@ import numpy as np
 from . import geometry as g
 from .landmarks import LM
 from . import measures
+from .incremental import Engine, Snapshot
 from .measures import GateConfig, LandmarkSeries, StandingReference, body_yaw_deg
 from .pipeline import ClipAnalysis, analyse_clip
 from .pose import Pose
@@ -319,64 +320,12 @@ class _Segment:
                 np.stack(self.vis), self.seam_time_s)
 
 
-class _Worker:
-    """Runs one analysis at a time on a daemon thread; ``post`` refuses while busy."""
-
-    def __init__(self, fn):
-        self._fn = fn
-        self._cv = threading.Condition()
-        self._job = None
-        self._result = None
-        self._busy = False
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, name="valgus-cam-analysis", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            with self._cv:
-                while self._job is None and not self._stop:
-                    self._cv.wait()
-                if self._stop:
-                    return
-                job, self._job = self._job, None
-            try:
-                res = self._fn(job)
-            except BaseException as e:  # noqa: BLE001 - handed to the consumer
-                res = e
-            with self._cv:
-                self._result, self._busy = res, False
-                self._cv.notify_all()
-
-    def post(self, job) -> bool:
-        with self._cv:
-            if self._busy:
-                return False
-            self._job, self._busy = job, True
-            self._cv.notify_all()
-            return True
-
-    def take(self, wait: bool = False):
-        with self._cv:
-            if wait:
-                while self._busy:
-                    self._cv.wait()
-            res, self._result = self._result, None
-        if isinstance(res, BaseException):
-            raise res
-        return res
-
-    def close(self) -> None:
-        with self._cv:
-            self._stop = True
-            self._cv.notify_all()
-        self._thread.join(5.0)
-
-
 @dataclass(slots=True)
 class _Job:
+    """What one re-analysis of a segment needs (its snapshot: ``Snapshot(job, newest frame time,
+    final)``, final when the segment has ended)."""
+
     segment: int
-    final: bool
     idx: np.ndarray
     t: np.ndarray
     xy: np.ndarray
@@ -390,9 +339,10 @@ class _Job:
     gates: GateConfig
 
 
-def _analyse(job: _Job):
+def _analyse(snap: Snapshot[_Job]) -> ClipAnalysis:
+    job = snap.job
     s = LandmarkSeries(job.t, job.xy, job.world, job.vis, job.image_wh)
-    return job, analyse_clip(s, job.thresholds, test=job.test, stance=job.stance, gates=job.gates)
+    return analyse_clip(s, job.thresholds, test=job.test, stance=job.stance, gates=job.gates)
 
 
 class LiveAnalyser:
@@ -421,8 +371,8 @@ class LiveAnalyser:
         self._last_emitted_end: float = -math.inf  # time of the last reported rep's end
         self._last_t: float | None = None
         self._smooth = CausalSmoother(config.one_euro_min_cutoff_hz, config.one_euro_beta)
-        self._worker = _Worker(_analyse) if threaded else None
-        self._pending_inline = None
+        # one re-analysis at a time: a post is refused while one runs (retried the next frame)
+        self._engine: Engine[_Job, ClipAnalysis] = Engine(_analyse, threaded=threaded)
         self._events: list[str] = []
         self._carry: list = []  # reps reported between updates (recalibrate)
         self.segment_starts: list[float] = []  # time of the first frame of each counted segment
@@ -496,7 +446,7 @@ class LiveAnalyser:
                 calibration = 1.0
         self._collect(new_reps)
         if seg is not None and time_s - seg.last_post_t >= cfg.analysis_period_s:
-            if self._post(seg, final=False):
+            if self._post(seg):
                 seg.last_post_t = time_s
         values: dict = {}
         stance = None
@@ -524,8 +474,7 @@ class LiveAnalyser:
         return LiveState(self.phase, None, None, {}, 0.0, {}, None, self.reps, new_reps, rows, [])
 
     def close(self) -> None:
-        if self._worker is not None:
-            self._worker.close()
+        self._engine.stop(timeout=5.0)
 
     def session_analysis(self) -> ClipAnalysis:
         """The session as one ClipAnalysis (for reps.json and the terminal table): every reported
@@ -627,35 +576,34 @@ class LiveAnalyser:
         self._recent.clear()
         self._still_start = None
 
-    def _post(self, seg: _Segment, final: bool) -> bool:
+    def _snapshot(self, seg: _Segment, final: bool) -> Snapshot[_Job]:
         idx, t, xy, world, vis, seam = seg.snapshot()
-        job = _Job(seg.number, final, idx, t, xy, world, vis, seam, self.image_wh, self.thresholds, self.test,
+        job = _Job(seg.number, idx, t, xy, world, vis, seam, self.image_wh, self.thresholds, self.test,
                    self.stance, self.gates)
-        if self._worker is None:
-            self._pending_inline = _analyse(job)
-            return True
-        return self._worker.post(job)
+        return Snapshot(job, float(t[-1]), final)
+
+    def _post(self, seg: _Segment) -> bool:
+        return self._engine.post(self._snapshot(seg, final=False), if_idle=True)
 
     def _collect(self, out: list, wait: bool = False) -> None:
-        if self._worker is None:
-            res, self._pending_inline = self._pending_inline, None
-        else:
-            res = self._worker.take(wait=wait)
+        res = self._engine.take(wait=wait)
         if res is not None:
             self._accept(*res, out)
 
-    def _accept(self, job: _Job, a: ClipAnalysis, out: list) -> None:
-        """Report the final reps of an analysis; keep it for the rows."""
+    def _accept(self, snap: Snapshot[_Job], a: ClipAnalysis, out: list) -> None:
+        """Report the reps of an analysis that are final (ended ``final_lag_s`` before its newest
+        frame); keep it for the rows."""
+        job = snap.job
         self.analysis = a
         seg = self._segment
         if seg is not None and seg.number == job.segment:
             seg.analysis = a
-        newest = float(job.t[-1])
+        newest = snap.newest_s
         for r in sorted(a.results, key=lambda r: r.end_frame):
             end_t, bottom_t = float(job.t[r.end_frame]), float(job.t[r.bottom_frame])
             if bottom_t <= self._last_emitted_end:
                 continue
-            if not job.final and newest - end_t < self.cfg.final_lag_s:
+            if not snap.old_enough(end_t, self.cfg.final_lag_s):
                 break
             if job.seam_time_s is not None and float(job.t[r.start_frame]) < job.seam_time_s + self.cfg.seam_guard_s:
                 continue  # starts in the pinned baseline or just after the seam: not a real rep
@@ -665,18 +613,19 @@ class LiveAnalyser:
             self.rep_lags_s.append(newest - end_t)
             self._last_emitted_end = end_t
             out.append(rep)
-        self._final_rows(job, a)
+        self._final_rows(snap, a)
 
-    def _final_rows(self, job: _Job, a: ClipAnalysis) -> None:
-        """Values for the rows of this segment that are now final."""
-        newest = float(job.t[-1])
-        limit = math.inf if job.final else newest - self.cfg.rows_lag_s
+    def _final_rows(self, snap: Snapshot[_Job], a: ClipAnalysis) -> None:
+        """Values for the rows of this segment that are now final (``rows_lag_s`` old)."""
+        job = snap.job
+        limit = snap.until(self.cfg.rows_lag_s)
         m = a.measures
         base = m.baseline
         # values that depend on the standing baseline (yaw, segment lengths, roll) settle when the
         # stand ends; until then only rows older than rows_max_hold_s go out (bounded crash loss)
-        if not job.final and (base.stop <= base.start or newest - float(job.t[base.stop - 1]) < self.cfg.rows_lag_s):
-            limit = min(limit, newest - self.cfg.rows_max_hold_s)
+        if not snap.final and (base.stop <= base.start
+                               or not snap.old_enough(float(job.t[base.stop - 1]), self.cfg.rows_lag_s)):
+            limit = min(limit, snap.until(self.cfg.rows_max_hold_s))
         cols = m.CSV_COLUMNS
         for i, t, det, sn in self._rows:
             if sn != job.segment or i in self._ready_rows:
@@ -710,20 +659,15 @@ class LiveAnalyser:
         seg = self._segment
         if seg is None:
             return
-        if self._worker is not None:
-            self._collect(out, wait=True)
-        else:
-            self._collect(out)
+        self._collect(out, wait=True)
         if len(seg.t) >= 2:
             # analyse up to the last frame where the gates passed
             keep = sum(1 for t in seg.t if t <= seg.last_ok_t)
             for lst in (seg.idx, seg.t, seg.xy, seg.world, seg.vis):
                 del lst[keep:]
             if len(seg.t) >= 2:
-                idx, t, xy, world, vis, seam = seg.snapshot()
-                job = _Job(seg.number, True, idx, t, xy, world, vis, seam, self.image_wh, self.thresholds,
-                           self.test, self.stance, self.gates)
-                self._accept(*_analyse(job), out)
+                snap = self._snapshot(seg, final=True)  # analysed here, to its last frame: all final
+                self._accept(snap, _analyse(snap), out)
         self._segment = None
         self._smooth.reset()
 
