@@ -38,6 +38,7 @@ import numpy as np
 
 from . import __version__
 from .errors import ValgusCamError
+from .kinds import TestKind
 from .measures import GateConfig
 from .verdicts import KNEE_CRITERIA, PHASE_WORDS, REASONS, RepResult, Thresholds
 from .verdicts import VERDICT_WORDS as _WORDS
@@ -100,8 +101,7 @@ REFERENCES = [
 
 FILE_WHAT = {"reps.json": "the numbers and verdict of each rep", "frames.csv": "the measures of every frame",
              "landmarks.csv": "the pose landmarks of every frame", "annotated.mp4": "the video with the drawing"}
-TEST_NAMES = {"single_leg_squat": "single-leg squat", "double_leg_squat": "double-leg squat",
-              "standing": "standing alignment", "landing": "jump landing"}
+TEST_NAMES = {kind: kind.words for kind in TestKind}  # also looked up by a summary row's plain string
 VIEW_NAMES = {"frontal": "front view", "sagittal": "side view", "oblique": "angled view"}
 STANCE_NAMES = {"left": "left leg", "right": "right leg", "both": "both legs"}
 VERDICT_WORDS = {k: (mark, _WORDS[k]) for k, mark in (("pass", "✓"), ("fail", "✗"), ("unmeasurable", "?"))}
@@ -400,14 +400,6 @@ def fppa_unmeasurable_reason(result: "AnalyzeResult") -> str | None:
     return "the legs were too small in the picture, foreshortened or not visible"
 
 
-def page_kind(test: str) -> str:
-    """"standing" | "landing" | "squat" (double- and single-leg): which page layout a test gets."""
-    return test if test in ("standing", "landing") else "squat"
-
-
-UNITS = {"squat": "rep", "standing": "hold", "landing": "landing"}
-
-
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' if n != 1 else ''}"
 
@@ -420,7 +412,7 @@ def guidance_context(a) -> dict:
 
     doc = guidance_document(a.reasons)
     recs = a.records
-    unit = UNITS[page_kind(a.test)]
+    unit = a.test.unit
     items = []
     for it in doc["items"]:
         seen = []
@@ -452,8 +444,7 @@ def left_right_context(result: "AnalyzeResult", unmeasurable: str | None) -> dic
     from . import plots
 
     a = result.analysis
-    kind = page_kind(a.test)
-    unit = UNITS[kind]
+    unit = a.test.unit
     asym = a.summary.asymmetry
     rows = []
     for side in ("left", "right"):
@@ -486,7 +477,8 @@ def left_right_context(result: "AnalyzeResult", unmeasurable: str | None) -> dic
                 f"The knee angle was not judged in any {unit}, so the legs cannot be compared.")
     chart = plots.left_right_chart(a)
     return {"knees": rows, "lr_text": text, "lr_unit": unit, "lr_chart": _chart_ctx(chart) if chart else None,
-            "lr_where": "at the deepest point of each landing" if kind == "landing" else "at the bottom of each rep"}
+            "lr_where": "at the deepest point of each landing" if a.test is TestKind.LANDING
+            else "at the bottom of each rep"}
 
 
 SOURCES.update({
@@ -510,10 +502,9 @@ REFERENCES_BY_TEST = {
 def _limits(a) -> tuple[list[dict], list[str]]:
     """The limits table and the references of the clip's test."""
     th = a.thresholds
-    kind = page_kind(a.test)
     diff = {"what": "Meaningful left–right difference", "limit": f"{th.meaningful_difference_deg:.0f}°",
             "source": SOURCES["difference"]}
-    if kind == "standing":
+    if a.test is TestKind.STANDING:
         rows = [
             {"what": "Gap between the ankles with the knees together (knock knees), beyond its uncertainty",
              "limit": f"{th.knock_knee_imd_min_cm:.0f} cm", "source": SOURCES["knock_knees"]},
@@ -524,7 +515,7 @@ def _limits(a) -> tuple[list[dict], list[str]]:
              "off by about 10° (docs/accuracy.md); reported, never judged"},
             {**diff, "what": "Meaningful left–right difference (shown, not judged, for one standing reading)"},
         ]
-    elif kind == "landing":
+    elif a.test is TestKind.LANDING:
         rows = [
             {"what": "Knee caving in (knee angle at the deepest point of the landing)",
              "limit": f"{th.landing_limit_deg:.0f}°", "source": SOURCES["landing"]},
@@ -549,7 +540,7 @@ def _limits(a) -> tuple[list[dict], list[str]]:
              "limit": f"{th.hip_drift_max_cm:.1f} cm", "source": SOURCES["hip_drift"]},
             diff,
         ]
-    refs = [r for r in REFERENCES if r.startswith(REFERENCES_BY_TEST[kind])]
+    refs = [r for r in REFERENCES if r.startswith(REFERENCES_BY_TEST[a.test.page])]
     return rows, refs
 
 
@@ -577,7 +568,7 @@ def _squat_context(result: "AnalyzeResult", key_frame_width_px: int) -> dict:
                      "passed": leg.passed, "failed": leg.failed, "unmeasurable": leg.unmeasurable,
                      "mean": _deg(leg.fppa_frontal_mean_deg, missing="not measurable"), "status": status,
                      "gap": f"{np.mean(gaps):.2f} ×" if gaps else None})
-    double = any(r.knee_separation_ratio is not None for r in res) or (a.test == "double_leg_squat" and not res)
+    double = any(r.knee_separation_ratio is not None for r in res) or (not a.test.single_leg and not res)
 
     # reps table; a "not judged" note every rep shares is said once under the table
     shared_nm = set.intersection(*(set(r.not_measured) for r in res)) if res else set()
@@ -605,10 +596,10 @@ def _squat_context(result: "AnalyzeResult", key_frame_width_px: int) -> dict:
     unmeasurable = fppa_unmeasurable_reason(result)
     worst_best, kf_note = key_frames(result, max_w=key_frame_width_px) if res else ([], None)
     return {
-        "single_leg": a.test == "single_leg_squat", **_verdict_counts(res), "n_reps": len(res),
+        "single_leg": a.test.single_leg, **_verdict_counts(res), "n_reps": len(res),
         "top_reasons": _top_reasons(res, "rep"), "legs": legs,
         "double": double, "sustain_ms": round(th.sustain_s * 1000),
-        "limit_foot": f"{th.knee_over_foot_limit_cm(a.test == 'single_leg_squat'):.1f} cm",
+        "limit_foot": f"{th.knee_over_foot_limit_cm(a.test.single_leg):.1f} cm",
         "limit_gap": f"{th.knee_separation_min_ratio:.2f} ×",
         "gap_chart": _chart_ctx(plots.knee_gap_chart(a)) if double else None,
         "foot_chart": _chart_ctx(c) if (c := plots.knee_over_foot_chart(a)) is not None else None,
@@ -765,7 +756,7 @@ def clip_context(result: "AnalyzeResult", *, key_frame_width_px: int = 640, gene
 
     a, m, doc = result.analysis, result.measures, result.document
     th = a.thresholds
-    kind = page_kind(a.test)
+    kind = a.test.page
     video = Path(result.video)
     t = m.time_s
     duration = float(t[-1] - t[0]) if len(t) > 1 else 0.0
@@ -791,7 +782,7 @@ def clip_context(result: "AnalyzeResult", *, key_frame_width_px: int = 640, gene
         "clip": video.name, "meta": meta, "disclaimer": DISCLAIMER, "test": TEST_NAMES.get(a.test, a.test),
         "warnings": ([f"filmed in {VIEW_NAMES.get(m.view, m.view)}: the knee and trunk measures are made for a "
                       "camera in front of the person; from this view their verdicts are not reliable"]
-                     if m.view != "frontal" and m.detected.any() and kind == "squat" else []) + list(a.warnings),
+                     if m.view != "frontal" and m.detected.any() and a.test.is_squat else []) + list(a.warnings),
         "limit": f"{knee_limit(a):.0f}°", "guidance": guidance_context(a),
         "thresholds": thresholds, "references": references, "files": files,
         "key_frames": [], "key_frames_note": None,
@@ -819,9 +810,9 @@ def video_context(result: "AnalyzeResult", report_dir: Path | None) -> dict | No
     duration = (float(result.frame_index[-1]) + 1) / rate if len(result.frame_index) else 0.0
     spans = []  # (index, label, first, key frame, last, verdict)
     for r in a.records:
-        if a.test == "standing":
+        if a.test is TestKind.STANDING:
             spans.append((r.index, "hold", r.start_frame, (r.start_frame + r.end_frame) // 2, r.end_frame, r.verdict))
-        elif a.test == "landing":
+        elif a.test is TestKind.LANDING:
             spans.append((r.index, f"landing {r.index}", r.takeoff_frame, r.peak_flexion_frame, r.peak_flexion_frame,
                           r.verdict))
         else:
@@ -838,7 +829,8 @@ def video_context(result: "AnalyzeResult", report_dir: Path | None) -> dict | No
             "width": f"{max(100 * (end - start) / duration, 0.8):.2f}" if duration else "0"}
     href = os.path.relpath(video, report_dir) if report_dir is not None else video.name
     return {"href": Path(href).as_posix(), "duration": f"{duration:.3f}", "chapters": chapters,
-            "failed": sum(c["verdict"] == "fail" for c in chapters.values())}
+            "failed": sum(c["verdict"] == "fail" for c in chapters.values()),
+            "records": {"rep": "reps", "landing": "landings", "hold": "hold"}[a.test.unit]}
 
 
 def _chart_ctx(c) -> dict:

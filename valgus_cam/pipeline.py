@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .capture import Frame, FrameSource
+from .kinds import TestKind
 from .pose import Pose, PoseEstimator
 
 if TYPE_CHECKING:
@@ -146,18 +147,21 @@ class ClipAnalysis:
     reps: list
     results: list  # list[RepResult] (squats; empty for the standing and landing checks)
     summary: "Summary"
-    test: str  # "double_leg_squat" | "single_leg_squat" | "standing" | "landing"
+    test: TestKind  # a plain string of a kind is turned into its TestKind
     thresholds: "Thresholds"
     warnings: list[str]
     hold: "StandingResult | None" = None  # the standing check's one record
     landings: list = field(default_factory=list)  # list[LandingResult] (the landing check)
 
+    def __post_init__(self):
+        self.test = TestKind(self.test)
+
     @property
     def records(self) -> list:
         """What reps.json lists under "reps": the squat reps, the hold, or the landings."""
-        if self.test == "standing":
+        if self.test is TestKind.STANDING:
             return [self.hold] if self.hold is not None else []
-        if self.test == "landing":
+        if self.test is TestKind.LANDING:
             return list(self.landings)
         return list(self.results)
 
@@ -174,7 +178,7 @@ class ClipAnalysis:
         if self.records:
             return any(r.verdict != "unmeasurable" for r in self.records)
         m = self.measures
-        return (m.view == "frontal" and self.test not in ("standing", "landing")
+        return (m.view == "frontal" and self.test.is_squat
                 and bool(np.isfinite(m.fppa_frontal_left_deg).any() or np.isfinite(m.fppa_frontal_right_deg).any()))
 
 
@@ -206,7 +210,8 @@ def analyse_clip(series: "LandmarkSeries", thresholds: "Thresholds | None" = Non
     """Landmarks of a clip → per-frame measures → reps → per-rep verdicts and a summary.
 
     ``test``: "auto" | "squat" (double-leg) | "single-leg" | "standing" (standing alignment: one
-    hold, ``valgus_cam.standing``) | "landing" (jump landings, ``valgus_cam.landing``);
+    hold, ``valgus_cam.standing``) | "landing" (jump landings, ``valgus_cam.landing``); another
+    word is an InputError (``kinds.TestKind.requested``);
     ``stance``: "auto" | "left" | "right" (the stance leg of single-leg reps, when the automatic
     one is wrong); ``height_cm``: body height for the standing check's and the knee-over-foot centimetres. ``facts``: what
     the pose pass saw (damage, brightness, another person), turned into warnings. ``pelvis``: the
@@ -220,11 +225,12 @@ def analyse_clip(series: "LandmarkSeries", thresholds: "Thresholds | None" = Non
     from .reps import analyse_reps
     from .verdicts import Thresholds, detect_test, score_reps, summarise
 
+    kind = TestKind.requested(test)  # None: "auto", a squat told from the reps
     thresholds = thresholds or Thresholds()
-    if test in ("standing", "landing"):
+    if kind is not None and not kind.is_squat:
         from .screening import analyse_screening
 
-        return analyse_screening(series, thresholds, test, gates=gates, height_cm=height_cm)
+        return analyse_screening(series, thresholds, kind, gates=gates, height_cm=height_cm)
     with _warnings.catch_warnings():  # all-NaN stretches (nobody in view) are expected, not news
         _warnings.simplefilter("ignore", RuntimeWarning)
         gates = gates or GateConfig()
@@ -235,12 +241,13 @@ def analyse_clip(series: "LandmarkSeries", thresholds: "Thresholds | None" = Non
             m.pelvic_tilt_deg, m.pelvic_tilt_refused = pelvis.drop_deg, pelvis.refused
         tiny = bool(m.detected.any()) and not m.leg_px >= MIN_REP_LEG_PX
         reps = [] if tiny else analyse_reps(series.time_s, series.xy_px)
-    if test == "squat":
+    if kind is TestKind.DOUBLE_LEG_SQUAT:
         reps = [replace(r, stance="both") for r in reps]
-    elif test == "single-leg" or stance != "auto":
+    elif kind is TestKind.SINGLE_LEG_SQUAT or stance != "auto":
         reps = [replace(r, stance=stance if stance != "auto" else (r.stance if r.stance != "both" else "left"))
                 for r in reps]
-    kind = detect_test(reps) if test == "auto" else ("single_leg_squat" if test == "single-leg" else "double_leg_squat")
+    if kind is None:
+        kind = detect_test(reps)
     hands = hands_on_hips_per_frame(series.time_s, series.xy_px, series.visibility)
     events = [rep_events(series, hands, r) for r in reps]
     results = score_reps(m, reps, events, thresholds)

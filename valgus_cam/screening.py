@@ -9,6 +9,7 @@ import warnings as _warnings
 
 import numpy as np
 
+from .kinds import TestKind
 from .measures import GateConfig, LandmarkSeries, compute_frame_measures
 from .pipeline import ClipAnalysis
 from .verdicts import LegSummary, Summary, Thresholds, asymmetry
@@ -43,19 +44,19 @@ def _summary(records: list, left: list[float], right: list[float], thresholds: T
                    ("knee_asymmetry",) if asym.exceeds_noise and flag_asymmetry else ())
 
 
-def analyse_screening(series: LandmarkSeries, thresholds: Thresholds, test: str, gates: GateConfig | None = None,
-                      height_cm: float | None = None) -> ClipAnalysis:
-    """``test`` = "standing" (one hold) or "landing" (one record per landing)."""
+def analyse_screening(series: LandmarkSeries, thresholds: Thresholds, test: TestKind,
+                      gates: GateConfig | None = None, height_cm: float | None = None) -> ClipAnalysis:
+    """``test`` = ``TestKind.STANDING`` (one hold) or ``TestKind.LANDING`` (one record per landing)."""
     from .landing import score_landings, segment_landings
     from .standing import STANDING_GATES, assess_standing
 
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore", RuntimeWarning)
-        m = compute_frame_measures(series, gates or (STANDING_GATES if test == "standing" else GateConfig()))
-        if test == "landing":
+        m = compute_frame_measures(series, gates or (STANDING_GATES if test is TestKind.STANDING else GateConfig()))
+        if test is TestKind.LANDING:
             landings = segment_landings(series.time_s, series.xy_px)
     warnings = list(m.warnings)
-    if test == "standing":
+    if test is TestKind.STANDING:
         hold = assess_standing(series, m, thresholds, height_cm)
         if not m.detected.any():
             warnings = ["nobody was found in the video"]
@@ -65,7 +66,7 @@ def analyse_screening(series: LandmarkSeries, thresholds: Thresholds, test: str,
         left = [hold.fppa_frontal_left_deg] if hold and hold.fppa_frontal_left_deg is not None else []
         right = [hold.fppa_frontal_right_deg] if hold and hold.fppa_frontal_right_deg is not None else []
         s = _summary(recs, left, right, thresholds, flag_asymmetry=False)
-        return ClipAnalysis(m, [], [], s, "standing", thresholds, warnings + s.notes, hold=hold)
+        return ClipAnalysis(m, [], [], s, TestKind.STANDING, thresholds, warnings + s.notes, hold=hold)
     results = score_landings(m, landings, thresholds)
     if not m.detected.any():
         warnings = ["nobody was found in the video"]
@@ -74,4 +75,4 @@ def analyse_screening(series: LandmarkSeries, thresholds: Thresholds, test: str,
     left = [r.fppa_frontal_left_pf_deg for r in results if r.fppa_frontal_left_pf_deg is not None]
     right = [r.fppa_frontal_right_pf_deg for r in results if r.fppa_frontal_right_pf_deg is not None]
     s = _summary(results, left, right, thresholds)
-    return ClipAnalysis(m, [], [], s, "landing", thresholds, warnings + s.notes, landings=results)
+    return ClipAnalysis(m, [], [], s, TestKind.LANDING, thresholds, warnings + s.notes, landings=results)

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from . import geometry as g
+from .kinds import TestKind
 from .landmarks import LM
 from .measures import GateConfig, LandmarkSeries, body_yaw_deg, hip_width_scale
 from .pipeline import ClipAnalysis, analyse_clip
@@ -602,8 +603,8 @@ class LiveAnalyser:
                 warnings_.append("no squat rep was seen (a rep needs a still start, a descent of at least ~6% of "
                                  "leg length and a return)")
         summary = summarise(self.reps, self.thresholds)
-        kind = (detect_test(self.reps) if self.test == "auto"
-                else ("single_leg_squat" if self.test == "single-leg" else "double_leg_squat"))
+        asked = TestKind.requested(self.test)  # None: "auto"
+        kind = detect_test(self.reps) if asked is None else asked
         return replace(a, reps=[], results=list(self.reps), summary=summary, test=kind,
                        warnings=warnings_ + summary.notes)
 
@@ -776,7 +777,7 @@ class LiveAnalyser:
         self._smooth.reset()
 
     def _stance(self, values: dict) -> str | None:
-        if self.test == "squat":
+        if TestKind.requested(self.test) is TestKind.DOUBLE_LEG_SQUAT:
             return "both"
         if self.stance in ("left", "right"):
             return self.stance

@@ -49,6 +49,7 @@ import numpy as np
 from scipy.ndimage import minimum_filter1d
 
 from .errors import InputError
+from .kinds import TestKind
 from .measures import FrameMeasures, GateConfig
 from .reps import Rep
 
@@ -586,10 +587,10 @@ def score_reps(m: FrameMeasures, reps: list[Rep], events: list[RepEvents] | None
     return [score_rep(m, r, k + 1, e, thresholds) for k, (r, e) in enumerate(zip(reps, events))]
 
 
-def detect_test(reps: list[Rep]) -> str:
-    """"single_leg_squat" when most reps are single-leg, else "double_leg_squat"."""
+def detect_test(reps: list[Rep]) -> TestKind:
+    """The single-leg squat when most reps are single-leg, else the double-leg squat."""
     single = sum(r.stance in ("left", "right") for r in reps)
-    return "single_leg_squat" if reps and single > len(reps) / 2 else "double_leg_squat"
+    return TestKind.SINGLE_LEG_SQUAT if reps and single > len(reps) / 2 else TestKind.DOUBLE_LEG_SQUAT
 
 
 @dataclass(frozen=True, slots=True)
