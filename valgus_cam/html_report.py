@@ -40,7 +40,7 @@ from . import __version__
 from .errors import ValgusCamError
 from .kinds import TestKind
 from .measures import GateConfig
-from .verdicts import KNEE_CRITERIA, PHASE_WORDS, REASONS, RepResult, Thresholds
+from .verdicts import KNEE_CRITERIA, PHASE_WORDS, REASONS, Finding, RepResult, Thresholds
 from .verdicts import VERDICT_WORDS as _WORDS
 
 if TYPE_CHECKING:
@@ -347,40 +347,31 @@ def plain_view(text: str) -> str:
 
 
 def reason_lines(r, th: Thresholds) -> list[str]:
-    """Each failed criterion of a record (rep, hold or landing) in plain words with its value and
-    limit."""
-    if isinstance(r, RepResult):  # a squat rep: its findings, with the moment each failed
-        out = [_cap(f.text()) for f in r.findings if f.result == "fail"]
-        if r.verdict == "unmeasurable":
-            out += [_cap(f.text()) for f in r.findings if f.result == "not_measured" and f.criterion in KNEE_CRITERIA]
-        return out
-    out = []
-    for code in r.reasons:
-        text = _cap(REASONS.get(code, code.replace("_", " ")))
-        if code in ("knee_valgus_left", "knee_valgus_right"):
-            v = r.fppa_frontal_left_deg if code.endswith("left") else r.fppa_frontal_right_deg
-            text += f": {_deg(v)} (limit {th.knee_limit_deg:.0f}°)"
-        elif code == "knees_caving" and r.knee_separation_ratio is not None:
-            text += (f": knee gap {r.knee_separation_ratio:.2f} × the standing gap "
-                     f"(limit {th.knee_separation_min_ratio:.2f} ×)")
-        elif code == "trunk_lean" and r.trunk_lean_deg is not None:
-            text += f": {abs(r.trunk_lean_deg):.0f}° (limit {th.trunk_lean_max_deg:.0f}°)"
-        elif code in ("landing_valgus_left", "landing_valgus_right"):
-            v = getattr(r, f"fppa_frontal_{code.rsplit('_', 1)[1]}_pf_deg")
-            text += f": {_deg(v)} at the deepest point (limit {th.landing_limit_deg:.0f}°)"
-        elif code == "landing_knees_caving" and r.knee_separation_change is not None:
-            text += (f": knee gap at the deepest point {r.knee_separation_change:.2f} × the gap at contact "
-                     f"(limit {th.landing_knee_separation_min_ratio:.2f} ×)")
-        elif code == "knock_knees" and r.intermalleolar_distance_cm is not None:
-            text += (f": {r.intermalleolar_distance_cm:.1f} ± {r.gap_uncertainty_cm:.1f} cm "
-                     f"(limit {th.knock_knee_imd_min_cm:.0f} cm)")
-        elif code in ("foot_turn_out_left", "foot_turn_out_right"):
-            v = getattr(r, f"foot_turnout_{code.rsplit('_', 1)[1]}_deg")
-            text += f": {_deg(v)} ± {r.foot_turnout_uncertainty_deg:.0f}° (limit {th.foot_turnout_max_deg:.0f}°)"
-        out.append(text)
-    if r.verdict == "unmeasurable" and getattr(r, "kind", "rep") == "rep":
-        out.append("Knee angle could not be measured (see below)")
+    """Each failed criterion of a record (rep, hold or landing: ``analysis.Record``) in plain words
+    with its value and limit (each finding carries its limit; ``th`` is not needed); a rep's
+    moment too; an unmeasurable rep's knee criteria and why."""
+    out = [_reason_line(f, r) for f in r.findings if f.result == "fail"]
+    if r.verdict == "unmeasurable":  # only a rep has knee criteria (the checks say why in their notes)
+        out += [_cap(f.text()) for f in r.findings if f.result == "not_measured" and f.criterion in KNEE_CRITERIA]
     return out
+
+
+def _reason_line(f: Finding, r) -> str:
+    """A failed finding in words: a rep's with the moment it failed (``Finding.text``); a landing's
+    or the hold's with its value, limit and (the hold) uncertainty."""
+    if f.criterion not in _CHECK_TEXT:
+        return _cap(f.text())
+    return _cap(REASONS.get(f.code, f.code.replace("_", " "))) + _CHECK_TEXT[f.criterion](f, r)
+
+
+_CHECK_TEXT = {  # criterion of the landing and standing checks → its value and limit in words
+    "landing_valgus": lambda f, r: f": {_deg(f.value)} at the deepest point (limit {f.limit:.0f}°)",
+    "landing_knee_gap": lambda f, r: (f": knee gap at the deepest point {f.value:.2f} × the gap at contact "
+                                      f"(limit {f.limit:.2f} ×)"),
+    "knock_knees": lambda f, r: f": {f.value:.1f} ± {r.gap_uncertainty_cm:.1f} cm (limit {f.limit:.0f} cm)",
+    "foot_turn_out": lambda f, r: (f": {_deg(f.value)} ± {r.foot_turnout_uncertainty_deg:.0f}° "
+                                   f"(limit {f.limit:.0f}°)"),
+}
 
 
 def fppa_unmeasurable_reason(result: "AnalyzeResult") -> str | None:
@@ -880,7 +871,7 @@ def summary_row(result: "AnalyzeResult | None", *, clip: str, report_href: str |
     row.update(test=a.test, view=a.measures.view, reps=len(recs), knee_limit_deg=knee_limit(a),
                not_measurable=sum(r.verdict == "unmeasurable" for r in recs), warnings=len(a.warnings))
     for leg in ("left", "right", "both"):
-        rs = [r for r in recs if getattr(r, "stance", "both") == leg]
+        rs = [r for r in recs if r.stance == leg]
         row[f"{leg}_passed"] = sum(r.verdict == "pass" for r in rs) if rs else None
         row[f"{leg}_failed"] = sum(r.verdict == "fail" for r in rs) if rs else None
     for side in ("left", "right"):

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kinds import TestKind
+from .analysis import Record
 from .pipeline import ClipAnalysis
-from .verdicts import RepResult
+from .kinds import TestKind
 
 # Okabe–Ito (hex): the knees' lines, the verdicts' bands
 LEFT = "#0072B2"  # blue, solid line
@@ -426,8 +426,9 @@ def knee_gap_chart(a: ClipAnalysis) -> Chart:
     return Chart(_png(fig), alt)
 
 
-def knee_values(results: list[RepResult], side: str) -> list[tuple[int, float]]:
-    """(rep index, frontal FPPA) of each rep where ``side``'s knee was judged (its worst moment)."""
+def knee_values(results: list[Record], side: str) -> list[tuple[int, float]]:
+    """(record index, frontal FPPA) of each record where ``side``'s knee was measured
+    (``knee_angle_deg``: a rep's worst moment, a landing's peak flexion, the hold's static angle)."""
     out = []
     for r in results:
         v = r.knee_angle_deg(side)
@@ -439,10 +440,6 @@ def knee_values(results: list[RepResult], side: str) -> list[tuple[int, float]]:
 def record_knee_values(a: ClipAnalysis, side: str) -> list[tuple[int, float]]:
     """(record index, frontal FPPA) of ``side``'s knee for each record where it was measured: a
     squat rep at its bottom, a landing at peak knee flexion, the standing hold's static angle."""
-    if a.test is TestKind.LANDING:
-        key = f"fppa_frontal_{side}_pf_deg"
-        return [(r.index, float(v)) for r in a.landings
-                if (v := getattr(r, key)) is not None and math.isfinite(v)]
     return knee_values(a.records, side)
 
 

@@ -9,16 +9,17 @@ import warnings as _warnings
 
 import numpy as np
 
+from .analysis import Record
 from .kinds import TestKind
 from .measures import GateConfig, LandmarkSeries, compute_frame_measures
 from .pipeline import ClipAnalysis
 from .verdicts import LegSummary, Summary, Thresholds, asymmetry
 
 
-def _summary(records: list, left: list[float], right: list[float], thresholds: Thresholds,
-             flag_asymmetry: bool = True) -> Summary:
+def _summary(records: list[Record], thresholds: Thresholds, flag_asymmetry: bool = True) -> Summary:
     """``flag_asymmetry``: a difference beyond the noise is a finding (``knee_asymmetry``); not for
     the standing hold, a single static reading per leg."""
+    left, right = ([v for r in records if (v := r.knee_angle_deg(side)) is not None] for side in ("left", "right"))
     legs = ()
     if records:
         vals = left + right
@@ -34,9 +35,7 @@ def _summary(records: list, left: list[float], right: list[float], thresholds: T
                      "treat the knees as alike")
 
     def badness(r):  # most reasons first, then the larger knee angle (landings: at peak flexion)
-        v = [x for side in ("left", "right")
-             if (x := getattr(r, f"fppa_frontal_{side}_pf_deg", getattr(r, f"fppa_frontal_{side}_deg", None)))
-             is not None]
+        v = [x for side in ("left", "right") if (x := r.knee_angle_deg(side)) is not None]
         return (len(r.reasons), max(v) if v else -math.inf)
 
     worst = max(records, key=badness).index if records else None
@@ -62,17 +61,12 @@ def analyse_screening(series: LandmarkSeries, thresholds: Thresholds, test: Test
             warnings = ["nobody was found in the video"]
         elif hold is None:
             warnings.append("no still standing was seen at the start of the clip")
-        recs = [hold] if hold else []
-        left = [hold.fppa_frontal_left_deg] if hold and hold.fppa_frontal_left_deg is not None else []
-        right = [hold.fppa_frontal_right_deg] if hold and hold.fppa_frontal_right_deg is not None else []
-        s = _summary(recs, left, right, thresholds, flag_asymmetry=False)
+        s = _summary([hold] if hold else [], thresholds, flag_asymmetry=False)
         return ClipAnalysis(m, [], [], s, TestKind.STANDING, thresholds, warnings + s.notes, hold=hold)
     results = score_landings(m, landings, thresholds)
     if not m.detected.any():
         warnings = ["nobody was found in the video"]
     elif not results:
         warnings.append("no jump landing was seen (a landing needs both feet to leave the floor)")
-    left = [r.fppa_frontal_left_pf_deg for r in results if r.fppa_frontal_left_pf_deg is not None]
-    right = [r.fppa_frontal_right_pf_deg for r in results if r.fppa_frontal_right_pf_deg is not None]
-    s = _summary(results, left, right, thresholds)
+    s = _summary(results, thresholds)
     return ClipAnalysis(m, [], [], s, TestKind.LANDING, thresholds, warnings + s.notes, landings=results)
