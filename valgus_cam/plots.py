@@ -18,8 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .analysis import Record
-from .pipeline import ClipAnalysis
+from .analysis import ClipAnalysis, Record
 from .kinds import TestKind
 
 # Okabe–Ito (hex): the knees' lines, the verdicts' bands

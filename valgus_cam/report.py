@@ -6,7 +6,7 @@ import json
 import math
 from pathlib import Path
 
-from .pipeline import ClipAnalysis
+from .analysis import ClipAnalysis
 from .kinds import TestKind
 from .sinks import atomic_open
 from .verdicts import KNEE_CRITERIA, REASONS, VERDICT_WORDS

@@ -1,6 +1,7 @@
-"""The standing alignment and landing checks as a :class:`pipeline.ClipAnalysis` (what
-``analyse_clip(test="standing" | "landing")`` returns): measures → the hold or the landings →
-a summary in the squat's shape, so reps.json, the terminal and the overlay treat all tests alike."""
+"""The standing alignment and landing checks as a :class:`analysis.ClipAnalysis` (what
+``pipeline.analyse_clip(test="standing" | "landing")`` returns): measures → the hold or the
+landings → a summary in the squat's shape, so reps.json, the terminal and the overlay treat all
+tests alike."""
 
 from __future__ import annotations
 
@@ -9,10 +10,9 @@ import warnings as _warnings
 
 import numpy as np
 
-from .analysis import Record
+from .analysis import ClipAnalysis, Record
 from .kinds import TestKind
 from .measures import GateConfig, LandmarkSeries, compute_frame_measures
-from .pipeline import ClipAnalysis
 from .verdicts import LegSummary, Summary, Thresholds, asymmetry
 
 
@@ -43,26 +43,34 @@ def _summary(records: list[Record], thresholds: Thresholds, flag_asymmetry: bool
                    ("knee_asymmetry",) if asym.exceeds_noise and flag_asymmetry else ())
 
 
-def analyse_screening(series: LandmarkSeries, thresholds: Thresholds, test: TestKind,
-                      gates: GateConfig | None = None, height_cm: float | None = None) -> ClipAnalysis:
-    """``test`` = ``TestKind.STANDING`` (one hold) or ``TestKind.LANDING`` (one record per landing)."""
-    from .landing import score_landings, segment_landings
+def analyse_standing(series: LandmarkSeries, thresholds: Thresholds, gates: GateConfig | None = None,
+                     height_cm: float | None = None) -> ClipAnalysis:
+    """The standing alignment check: one hold (``standing.assess_standing``)."""
     from .standing import STANDING_GATES, assess_standing
 
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore", RuntimeWarning)
-        m = compute_frame_measures(series, gates or (STANDING_GATES if test is TestKind.STANDING else GateConfig()))
-        if test is TestKind.LANDING:
-            landings = segment_landings(series.time_s, series.xy_px)
+        m = compute_frame_measures(series, gates or STANDING_GATES)
     warnings = list(m.warnings)
-    if test is TestKind.STANDING:
-        hold = assess_standing(series, m, thresholds, height_cm)
-        if not m.detected.any():
-            warnings = ["nobody was found in the video"]
-        elif hold is None:
-            warnings.append("no still standing was seen at the start of the clip")
-        s = _summary([hold] if hold else [], thresholds, flag_asymmetry=False)
-        return ClipAnalysis(m, [], [], s, TestKind.STANDING, thresholds, warnings + s.notes, hold=hold)
+    hold = assess_standing(series, m, thresholds, height_cm)
+    if not m.detected.any():
+        warnings = ["nobody was found in the video"]
+    elif hold is None:
+        warnings.append("no still standing was seen at the start of the clip")
+    s = _summary([hold] if hold else [], thresholds, flag_asymmetry=False)
+    return ClipAnalysis(m, [], [], s, TestKind.STANDING, thresholds, warnings + s.notes, hold=hold)
+
+
+def analyse_landing(series: LandmarkSeries, thresholds: Thresholds, gates: GateConfig | None = None,
+                    height_cm: float | None = None) -> ClipAnalysis:
+    """The landing check: one record per jump landing (``landing``); ``height_cm`` is not used."""
+    from .landing import score_landings, segment_landings
+
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore", RuntimeWarning)
+        m = compute_frame_measures(series, gates or GateConfig())
+        landings = segment_landings(series.time_s, series.xy_px)
+    warnings = list(m.warnings)
     results = score_landings(m, landings, thresholds)
     if not m.detected.any():
         warnings = ["nobody was found in the video"]
