@@ -154,12 +154,17 @@ def test_scoring_rules():
     r, = score_landings(m, [ld], Thresholds())
     assert r.reasons == ("landing_valgus_left",) and r.verdict == "fail"
     assert r.fppa_frontal_left_ic_deg == pytest.approx(2.0) and r.fppa_frontal_left_pf_deg == pytest.approx(18.0)
+    # the record interface (analysis.Record): a finding per knee, the reasons are the failed ones
+    assert [(f.criterion, f.side, f.result) for f in r.findings] == [("landing_valgus", "left", "fail"),
+                                                                     ("landing_valgus", "right", "pass")]
+    assert r.knee_angle_deg("left") == pytest.approx(18.0) and r.stance == "both" and "findings" not in r.to_dict()
     assert score_landings(m, [ld], Thresholds(sex="male", landing_fppa_max_deg_male=20.0))[0].verdict == "pass"
     # no knee angle (camera yawed): the knee separation decides
     sep = np.where(np.arange(n) >= 25, 0.6, 1.0)
     m2 = _measures(n, knee_ankle_separation_ratio=sep)
     r2, = score_landings(m2, [ld], Thresholds())
     assert r2.reasons == ("landing_knees_caving",) and r2.knee_separation_change == pytest.approx(0.6)
+    assert [f.code for f in r2.findings if f.result == "fail"] == ["landing_knees_caving"]
     r3, = score_landings(_measures(n), [ld], Thresholds())
     assert r3.verdict == "unmeasurable" and r3.not_measured
 

@@ -176,6 +176,7 @@ def test_knees_together_with_a_gap_between_the_ankles_is_knock_knees():
     assert h.knees_together is True
     assert h.knee_gap_cm == pytest.approx(0.0, abs=0.1) and h.intermalleolar_distance_cm == pytest.approx(10.0, abs=0.1)
     assert h.reasons == ("knock_knees",) and h.verdict == "fail"
+    assert [f.code for f in h.findings if f.result == "fail"] == ["knock_knees"] and "findings" not in h.to_dict()
     assert h.knee_separation_ratio == pytest.approx(10 / 17, abs=0.01)
 
 
@@ -209,6 +210,9 @@ def test_foot_turn_out():
     assert h.foot_turnout_left_deg == pytest.approx(32.0, abs=0.5)
     assert h.foot_turnout_right_deg == pytest.approx(8.0, abs=0.5)
     assert h.reasons == ("foot_turn_out_left",)
+    assert [(f.code, f.result) for f in h.findings] == [("knock_knees", "pass"), ("foot_turn_out_left", "fail"),
+                                                        ("foot_turn_out_right", "pass")]
+    assert h.knee_angle_deg("left") == h.fppa_frontal_left_deg and h.stance == "both"
     # 22°: over the 20° limit but within its ± 4° uncertainty
     s2, m2 = _standing_pose(knee_cm=10.0, ankle_cm=9.0, turn_left=22.0)
     assert "foot_turn_out_left" not in assess_standing(s2, m2, Thresholds(), height_cm=170.0).reasons

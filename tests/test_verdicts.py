@@ -1,11 +1,13 @@
 """Verdicts: thresholds from TOML, per-rep scoring rules and the summary, on hand-made measures."""
 
+import json
 import math
 
 import numpy as np
 import pytest
 
 from valgus_cam.errors import InputError
+from valgus_cam.kinds import SQUAT_TEST_ARGS, TEST_ARGS, TestKind
 from valgus_cam.measures import FrameMeasures
 from valgus_cam.reps import Rep
 from valgus_cam.verdicts import (RepEvents, Thresholds, detect_test, load_thresholds, score_rep, summarise,
@@ -138,6 +140,19 @@ def test_detect_test_by_majority():
     assert detect_test([REP_L, REP_L, REP_B]) == "single_leg_squat"
     assert detect_test([REP_B, REP_L]) == "double_leg_squat"
     assert detect_test([]) == "double_leg_squat"
+
+
+def test_test_kinds_are_the_words_files_write_and_the_cli_asks():
+    assert detect_test([REP_L, REP_L, REP_B]) is TestKind.SINGLE_LEG_SQUAT
+    assert json.dumps(list(TestKind)) == '["double_leg_squat", "single_leg_squat", "standing", "landing"]'
+    assert f"{TestKind.STANDING}" == "standing" and TestKind("landing") is TestKind.LANDING
+    assert TEST_ARGS == ("auto", "squat", "single-leg", "standing", "landing") and SQUAT_TEST_ARGS == TEST_ARGS[:3]
+    assert TestKind.requested("auto") is None and [TestKind.requested(w) for w in TEST_ARGS[1:]] == list(TestKind)
+    with pytest.raises(InputError, match="unknown test"):
+        TestKind.requested("double_leg_squat")  # a kind's value is not a --test word
+    assert [k.unit for k in TestKind] == ["rep", "rep", "hold", "landing"]
+    assert [k.page for k in TestKind] == ["squat", "squat", "standing", "landing"]
+    assert TestKind.LANDING.knee_limit_deg(Thresholds(sex="male")) == Thresholds().landing_fppa_max_deg_male
 
 
 def test_json_record_has_no_nan():

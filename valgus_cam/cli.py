@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import InputError, ValgusCamError
+from .kinds import AUTO, SQUAT_TEST_ARGS, TEST_ARGS
 
 EXIT_INTERRUPTED = 130
 
@@ -65,7 +66,7 @@ def _add_analyze_parser(sub: argparse._SubParsersAction) -> None:
     an = sub.add_parser("analyze", help="score a recorded clip: per-rep FPPA, trunk, hands, balance; pass/fail")
     an.add_argument("input", help="video file or folder of images")
     an.add_argument("--out", type=Path, default=None, help="output folder (default: valgus-out/<input stem>/)")
-    an.add_argument("--test", choices=["auto", "squat", "single-leg", "standing", "landing"], default="auto",
+    an.add_argument("--test", choices=TEST_ARGS, default=AUTO,
                     help="the test performed (default: squat or single-leg, detected from the free foot); "
                          "standing: standing alignment check; landing: jump landings (docs/screening.md)")
     an.add_argument("--height-cm", type=float, default=None, metavar="CM",
@@ -100,7 +101,7 @@ def _add_batch_parser(sub: argparse._SubParsersAction) -> None:
     ba.add_argument("--resume", action="store_true",
                     help="skip clips whose results exist for the same clip content and settings")
     ba.add_argument("--retry-failed", action="store_true", help="with --resume: run failed clips again")
-    ba.add_argument("--test", choices=["auto", "squat", "single-leg"], default="auto",
+    ba.add_argument("--test", choices=SQUAT_TEST_ARGS, default=AUTO,
                     help="the test performed (default: detected per clip)")
     ba.add_argument("--stance", choices=["auto", "left", "right"], default="auto",
                     help="stance leg of the single-leg squats (default: detected per rep)")
@@ -124,7 +125,7 @@ def _add_live_parser(sub: argparse._SubParsersAction) -> None:
     lv.add_argument("--realtime", action="store_true",
                     help="a video file: play it at its own frame rate and drop frames a busy loop "
                          "cannot take, as a camera would (default: every frame, as fast as processed)")
-    lv.add_argument("--test", choices=["auto", "squat", "single-leg"], default="auto",
+    lv.add_argument("--test", choices=SQUAT_TEST_ARGS, default=AUTO,
                     help="the test performed (default: detected); key t cycles it")
     lv.add_argument("--stance", choices=["auto", "left", "right"], default="auto",
                     help="stance leg of single-leg squats (default: detected); keys l / r / b")
@@ -216,7 +217,7 @@ def cmd_analyze(args) -> int:
     test = a.test.replace("_", " ")
     print(f"{args.input}: {len(r.frame_index)} frames, person in {int(m.detected.sum())}, {m.view} view, "
           f"body yaw {yaw_txt}, camera roll {m.camera_roll_deg:+.1f}°, model {r.model_name}")
-    n, unit = len(a.records), {"standing": "hold", "landing": "landing"}.get(a.test, "rep")
+    n, unit = len(a.records), a.test.unit
     print(f"{test}: {n} {unit}{'s' if n != 1 else ''}")
     if table := clip_table(a):
         print(table)

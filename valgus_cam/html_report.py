@@ -38,8 +38,9 @@ import numpy as np
 
 from . import __version__
 from .errors import ValgusCamError
+from .kinds import TestKind
 from .measures import GateConfig
-from .verdicts import KNEE_CRITERIA, PHASE_WORDS, REASONS, RepResult, Thresholds
+from .verdicts import KNEE_CRITERIA, PHASE_WORDS, REASONS, Finding, RepResult, Thresholds
 from .verdicts import VERDICT_WORDS as _WORDS
 
 if TYPE_CHECKING:
@@ -100,8 +101,7 @@ REFERENCES = [
 
 FILE_WHAT = {"reps.json": "the numbers and verdict of each rep", "frames.csv": "the measures of every frame",
              "landmarks.csv": "the pose landmarks of every frame", "annotated.mp4": "the video with the drawing"}
-TEST_NAMES = {"single_leg_squat": "single-leg squat", "double_leg_squat": "double-leg squat",
-              "standing": "standing alignment", "landing": "jump landing"}
+TEST_NAMES = {kind: kind.words for kind in TestKind}  # also looked up by a summary row's plain string
 VIEW_NAMES = {"frontal": "front view", "sagittal": "side view", "oblique": "angled view"}
 STANCE_NAMES = {"left": "left leg", "right": "right leg", "both": "both legs"}
 VERDICT_WORDS = {k: (mark, _WORDS[k]) for k, mark in (("pass", "✓"), ("fail", "✗"), ("unmeasurable", "?"))}
@@ -347,40 +347,31 @@ def plain_view(text: str) -> str:
 
 
 def reason_lines(r, th: Thresholds) -> list[str]:
-    """Each failed criterion of a record (rep, hold or landing) in plain words with its value and
-    limit."""
-    if isinstance(r, RepResult):  # a squat rep: its findings, with the moment each failed
-        out = [_cap(f.text()) for f in r.findings if f.result == "fail"]
-        if r.verdict == "unmeasurable":
-            out += [_cap(f.text()) for f in r.findings if f.result == "not_measured" and f.criterion in KNEE_CRITERIA]
-        return out
-    out = []
-    for code in r.reasons:
-        text = _cap(REASONS.get(code, code.replace("_", " ")))
-        if code in ("knee_valgus_left", "knee_valgus_right"):
-            v = r.fppa_frontal_left_deg if code.endswith("left") else r.fppa_frontal_right_deg
-            text += f": {_deg(v)} (limit {th.knee_limit_deg:.0f}°)"
-        elif code == "knees_caving" and r.knee_separation_ratio is not None:
-            text += (f": knee gap {r.knee_separation_ratio:.2f} × the standing gap "
-                     f"(limit {th.knee_separation_min_ratio:.2f} ×)")
-        elif code == "trunk_lean" and r.trunk_lean_deg is not None:
-            text += f": {abs(r.trunk_lean_deg):.0f}° (limit {th.trunk_lean_max_deg:.0f}°)"
-        elif code in ("landing_valgus_left", "landing_valgus_right"):
-            v = getattr(r, f"fppa_frontal_{code.rsplit('_', 1)[1]}_pf_deg")
-            text += f": {_deg(v)} at the deepest point (limit {th.landing_limit_deg:.0f}°)"
-        elif code == "landing_knees_caving" and r.knee_separation_change is not None:
-            text += (f": knee gap at the deepest point {r.knee_separation_change:.2f} × the gap at contact "
-                     f"(limit {th.landing_knee_separation_min_ratio:.2f} ×)")
-        elif code == "knock_knees" and r.intermalleolar_distance_cm is not None:
-            text += (f": {r.intermalleolar_distance_cm:.1f} ± {r.gap_uncertainty_cm:.1f} cm "
-                     f"(limit {th.knock_knee_imd_min_cm:.0f} cm)")
-        elif code in ("foot_turn_out_left", "foot_turn_out_right"):
-            v = getattr(r, f"foot_turnout_{code.rsplit('_', 1)[1]}_deg")
-            text += f": {_deg(v)} ± {r.foot_turnout_uncertainty_deg:.0f}° (limit {th.foot_turnout_max_deg:.0f}°)"
-        out.append(text)
-    if r.verdict == "unmeasurable" and getattr(r, "kind", "rep") == "rep":
-        out.append("Knee angle could not be measured (see below)")
+    """Each failed criterion of a record (rep, hold or landing: ``analysis.Record``) in plain words
+    with its value and limit (each finding carries its limit; ``th`` is not needed); a rep's
+    moment too; an unmeasurable rep's knee criteria and why."""
+    out = [_reason_line(f, r) for f in r.findings if f.result == "fail"]
+    if r.verdict == "unmeasurable":  # only a rep has knee criteria (the checks say why in their notes)
+        out += [_cap(f.text()) for f in r.findings if f.result == "not_measured" and f.criterion in KNEE_CRITERIA]
     return out
+
+
+def _reason_line(f: Finding, r) -> str:
+    """A failed finding in words: a rep's with the moment it failed (``Finding.text``); a landing's
+    or the hold's with its value, limit and (the hold) uncertainty."""
+    if f.criterion not in _CHECK_TEXT:
+        return _cap(f.text())
+    return _cap(REASONS.get(f.code, f.code.replace("_", " "))) + _CHECK_TEXT[f.criterion](f, r)
+
+
+_CHECK_TEXT = {  # criterion of the landing and standing checks → its value and limit in words
+    "landing_valgus": lambda f, r: f": {_deg(f.value)} at the deepest point (limit {f.limit:.0f}°)",
+    "landing_knee_gap": lambda f, r: (f": knee gap at the deepest point {f.value:.2f} × the gap at contact "
+                                      f"(limit {f.limit:.2f} ×)"),
+    "knock_knees": lambda f, r: f": {f.value:.1f} ± {r.gap_uncertainty_cm:.1f} cm (limit {f.limit:.0f} cm)",
+    "foot_turn_out": lambda f, r: (f": {_deg(f.value)} ± {r.foot_turnout_uncertainty_deg:.0f}° "
+                                   f"(limit {f.limit:.0f}°)"),
+}
 
 
 def fppa_unmeasurable_reason(result: "AnalyzeResult") -> str | None:
@@ -400,14 +391,6 @@ def fppa_unmeasurable_reason(result: "AnalyzeResult") -> str | None:
     return "the legs were too small in the picture, foreshortened or not visible"
 
 
-def page_kind(test: str) -> str:
-    """"standing" | "landing" | "squat" (double- and single-leg): which page layout a test gets."""
-    return test if test in ("standing", "landing") else "squat"
-
-
-UNITS = {"squat": "rep", "standing": "hold", "landing": "landing"}
-
-
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' if n != 1 else ''}"
 
@@ -420,7 +403,7 @@ def guidance_context(a) -> dict:
 
     doc = guidance_document(a.reasons)
     recs = a.records
-    unit = UNITS[page_kind(a.test)]
+    unit = a.test.unit
     items = []
     for it in doc["items"]:
         seen = []
@@ -452,8 +435,7 @@ def left_right_context(result: "AnalyzeResult", unmeasurable: str | None) -> dic
     from . import plots
 
     a = result.analysis
-    kind = page_kind(a.test)
-    unit = UNITS[kind]
+    unit = a.test.unit
     asym = a.summary.asymmetry
     rows = []
     for side in ("left", "right"):
@@ -486,7 +468,8 @@ def left_right_context(result: "AnalyzeResult", unmeasurable: str | None) -> dic
                 f"The knee angle was not judged in any {unit}, so the legs cannot be compared.")
     chart = plots.left_right_chart(a)
     return {"knees": rows, "lr_text": text, "lr_unit": unit, "lr_chart": _chart_ctx(chart) if chart else None,
-            "lr_where": "at the deepest point of each landing" if kind == "landing" else "at the bottom of each rep"}
+            "lr_where": "at the deepest point of each landing" if a.test is TestKind.LANDING
+            else "at the bottom of each rep"}
 
 
 SOURCES.update({
@@ -510,10 +493,9 @@ REFERENCES_BY_TEST = {
 def _limits(a) -> tuple[list[dict], list[str]]:
     """The limits table and the references of the clip's test."""
     th = a.thresholds
-    kind = page_kind(a.test)
     diff = {"what": "Meaningful left–right difference", "limit": f"{th.meaningful_difference_deg:.0f}°",
             "source": SOURCES["difference"]}
-    if kind == "standing":
+    if a.test is TestKind.STANDING:
         rows = [
             {"what": "Gap between the ankles with the knees together (knock knees), beyond its uncertainty",
              "limit": f"{th.knock_knee_imd_min_cm:.0f} cm", "source": SOURCES["knock_knees"]},
@@ -524,7 +506,7 @@ def _limits(a) -> tuple[list[dict], list[str]]:
              "off by about 10° (docs/accuracy.md); reported, never judged"},
             {**diff, "what": "Meaningful left–right difference (shown, not judged, for one standing reading)"},
         ]
-    elif kind == "landing":
+    elif a.test is TestKind.LANDING:
         rows = [
             {"what": "Knee caving in (knee angle at the deepest point of the landing)",
              "limit": f"{th.landing_limit_deg:.0f}°", "source": SOURCES["landing"]},
@@ -549,7 +531,7 @@ def _limits(a) -> tuple[list[dict], list[str]]:
              "limit": f"{th.hip_drift_max_cm:.1f} cm", "source": SOURCES["hip_drift"]},
             diff,
         ]
-    refs = [r for r in REFERENCES if r.startswith(REFERENCES_BY_TEST[kind])]
+    refs = [r for r in REFERENCES if r.startswith(REFERENCES_BY_TEST[a.test.page])]
     return rows, refs
 
 
@@ -577,7 +559,7 @@ def _squat_context(result: "AnalyzeResult", key_frame_width_px: int) -> dict:
                      "passed": leg.passed, "failed": leg.failed, "unmeasurable": leg.unmeasurable,
                      "mean": _deg(leg.fppa_frontal_mean_deg, missing="not measurable"), "status": status,
                      "gap": f"{np.mean(gaps):.2f} ×" if gaps else None})
-    double = any(r.knee_separation_ratio is not None for r in res) or (a.test == "double_leg_squat" and not res)
+    double = any(r.knee_separation_ratio is not None for r in res) or (not a.test.single_leg and not res)
 
     # reps table; a "not judged" note every rep shares is said once under the table
     shared_nm = set.intersection(*(set(r.not_measured) for r in res)) if res else set()
@@ -605,10 +587,10 @@ def _squat_context(result: "AnalyzeResult", key_frame_width_px: int) -> dict:
     unmeasurable = fppa_unmeasurable_reason(result)
     worst_best, kf_note = key_frames(result, max_w=key_frame_width_px) if res else ([], None)
     return {
-        "single_leg": a.test == "single_leg_squat", **_verdict_counts(res), "n_reps": len(res),
+        "single_leg": a.test.single_leg, **_verdict_counts(res), "n_reps": len(res),
         "top_reasons": _top_reasons(res, "rep"), "legs": legs,
         "double": double, "sustain_ms": round(th.sustain_s * 1000),
-        "limit_foot": f"{th.knee_over_foot_limit_cm(a.test == 'single_leg_squat'):.1f} cm",
+        "limit_foot": f"{th.knee_over_foot_limit_cm(a.test.single_leg):.1f} cm",
         "limit_gap": f"{th.knee_separation_min_ratio:.2f} ×",
         "gap_chart": _chart_ctx(plots.knee_gap_chart(a)) if double else None,
         "foot_chart": _chart_ctx(c) if (c := plots.knee_over_foot_chart(a)) is not None else None,
@@ -765,7 +747,7 @@ def clip_context(result: "AnalyzeResult", *, key_frame_width_px: int = 640, gene
 
     a, m, doc = result.analysis, result.measures, result.document
     th = a.thresholds
-    kind = page_kind(a.test)
+    kind = a.test.page
     video = Path(result.video)
     t = m.time_s
     duration = float(t[-1] - t[0]) if len(t) > 1 else 0.0
@@ -791,7 +773,7 @@ def clip_context(result: "AnalyzeResult", *, key_frame_width_px: int = 640, gene
         "clip": video.name, "meta": meta, "disclaimer": DISCLAIMER, "test": TEST_NAMES.get(a.test, a.test),
         "warnings": ([f"filmed in {VIEW_NAMES.get(m.view, m.view)}: the knee and trunk measures are made for a "
                       "camera in front of the person; from this view their verdicts are not reliable"]
-                     if m.view != "frontal" and m.detected.any() and kind == "squat" else []) + list(a.warnings),
+                     if m.view != "frontal" and m.detected.any() and a.test.is_squat else []) + list(a.warnings),
         "limit": f"{knee_limit(a):.0f}°", "guidance": guidance_context(a),
         "thresholds": thresholds, "references": references, "files": files,
         "key_frames": [], "key_frames_note": None,
@@ -819,9 +801,9 @@ def video_context(result: "AnalyzeResult", report_dir: Path | None) -> dict | No
     duration = (float(result.frame_index[-1]) + 1) / rate if len(result.frame_index) else 0.0
     spans = []  # (index, label, first, key frame, last, verdict)
     for r in a.records:
-        if a.test == "standing":
+        if a.test is TestKind.STANDING:
             spans.append((r.index, "hold", r.start_frame, (r.start_frame + r.end_frame) // 2, r.end_frame, r.verdict))
-        elif a.test == "landing":
+        elif a.test is TestKind.LANDING:
             spans.append((r.index, f"landing {r.index}", r.takeoff_frame, r.peak_flexion_frame, r.peak_flexion_frame,
                           r.verdict))
         else:
@@ -838,7 +820,8 @@ def video_context(result: "AnalyzeResult", report_dir: Path | None) -> dict | No
             "width": f"{max(100 * (end - start) / duration, 0.8):.2f}" if duration else "0"}
     href = os.path.relpath(video, report_dir) if report_dir is not None else video.name
     return {"href": Path(href).as_posix(), "duration": f"{duration:.3f}", "chapters": chapters,
-            "failed": sum(c["verdict"] == "fail" for c in chapters.values())}
+            "failed": sum(c["verdict"] == "fail" for c in chapters.values()),
+            "records": {"rep": "reps", "landing": "landings", "hold": "hold"}[a.test.unit]}
 
 
 def _chart_ctx(c) -> dict:
@@ -888,7 +871,7 @@ def summary_row(result: "AnalyzeResult | None", *, clip: str, report_href: str |
     row.update(test=a.test, view=a.measures.view, reps=len(recs), knee_limit_deg=knee_limit(a),
                not_measurable=sum(r.verdict == "unmeasurable" for r in recs), warnings=len(a.warnings))
     for leg in ("left", "right", "both"):
-        rs = [r for r in recs if getattr(r, "stance", "both") == leg]
+        rs = [r for r in recs if r.stance == leg]
         row[f"{leg}_passed"] = sum(r.verdict == "pass" for r in rs) if rs else None
         row[f"{leg}_failed"] = sum(r.verdict == "fail" for r in rs) if rs else None
     for side in ("left", "right"):

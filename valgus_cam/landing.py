@@ -44,6 +44,7 @@ from scipy.signal import find_peaks, savgol_filter
 from .signals import fill_nan
 from .landmarks import LM
 from .measures import FrameMeasures
+from .verdicts import Finding
 
 @dataclass(frozen=True, slots=True)
 class Landing:
@@ -129,7 +130,10 @@ def segment_landings(time_s: np.ndarray, xy_px: np.ndarray, *, min_rise: float =
 
 @dataclass(frozen=True, slots=True)
 class LandingResult:
-    """One scored landing: a reps.json record (``to_dict``), ``kind`` = "landing"."""
+    """One scored landing: a reps.json record (``to_dict``), ``kind`` = "landing"; an
+    ``analysis.Record``. ``findings``: the knee angle of each knee at peak flexion
+    (``landing_valgus``), and the knee separation (``landing_knee_gap``) where no knee angle was
+    measured; not in reps.json (its numbers are the fields above)."""
 
     index: int  # 1-based
     takeoff_frame: int
@@ -153,9 +157,19 @@ class LandingResult:
     reasons: tuple[str, ...] = ()
     not_measured: tuple[str, ...] = ()
     kind: str = "landing"
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def stance(self) -> str:
+        return "both"
+
+    def knee_angle_deg(self, side: str) -> float | None:
+        """The frontal-plane FPPA of ``side``'s knee at peak knee flexion (what the verdict uses)."""
+        return self.fppa_frontal_left_pf_deg if side == "left" else self.fppa_frontal_right_pf_deg
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        del d["findings"]
         d["reasons"], d["not_measured"] = list(self.reasons), list(self.not_measured)
         kind = d.pop("kind")
         d = {"kind": kind, **d}
@@ -168,6 +182,13 @@ def _med(x: np.ndarray, t: np.ndarray, frame: int, half_s: float) -> float | Non
     v = x[sel]
     v = v[np.isfinite(v)]
     return float(np.median(v)) if v.size else None
+
+
+def _knee_finding(side: str, value: float | None, limit: float, pf: int, pf_s: float, why: str) -> Finding:
+    """``side``'s knee angle at peak flexion against the landing limit."""
+    if value is None:
+        return Finding("landing_valgus", side, None, limit, "deg", None, None, None, "not_measured", why=why)
+    return Finding("landing_valgus", side, value, limit, "deg", pf, pf_s, None, "fail" if value > limit else "pass")
 
 
 def score_landings(m: FrameMeasures, landings: list[Landing], thresholds) -> list[LandingResult]:
@@ -189,28 +210,24 @@ def score_landings(m: FrameMeasures, landings: list[Landing], thresholds) -> lis
         sep_ic = _med(m.knee_ankle_separation_ratio, t, ic, half) if m.view == "frontal" else None
         sep_pf = _med(m.knee_ankle_separation_ratio, t, pf, half) if m.view == "frontal" else None
         change = sep_pf / sep_ic if sep_ic and sep_pf is not None else None
-        reasons, not_measured = [], []
-        judged = False
-        for side in ("left", "right"):
-            v = val[f"fppa_frontal_{side}_pf_deg"]
-            if v is not None:
-                judged = True
-                if v > limit:
-                    reasons.append(f"landing_valgus_{side}")
+        why = (f"{m.view} view: the knee angle and knee separation need a front view" if m.view != "frontal"
+               else "knee: frontal-plane FPPA not available (camera not square to the body, or the knee "
+                    "not visible)")
+        findings = [_knee_finding(side, val[f"fppa_frontal_{side}_pf_deg"], limit, pf, float(t[pf]), why)
+                    for side in ("left", "right")]
+        judged = any(f.result != "not_measured" for f in findings)
         if change is not None and not judged:  # the separation decides only where no knee angle can
             judged = True
-            if change < thresholds.landing_knee_separation_min_ratio:
-                reasons.append("landing_knees_caving")
-        if not judged:
-            why = (f"{m.view} view: the knee angle and knee separation need a front view" if m.view != "frontal"
-                   else "knee: frontal-plane FPPA not available (camera not square to the body, or the knee "
-                        "not visible)")
-            not_measured.append(why)
+            sep_min = thresholds.landing_knee_separation_min_ratio
+            findings.append(Finding("landing_knee_gap", None, change, sep_min, "ratio", pf, float(t[pf]), None,
+                                    "fail" if change < sep_min else "pass"))
+        reasons = [f.code for f in findings if f.result == "fail"]
+        not_measured = [] if judged else [why]
         verdict = "fail" if reasons else ("pass" if judged else "unmeasurable")
         out.append(LandingResult(
             index=k + 1, takeoff_frame=ld.takeoff_frame, contact_frame=ic, peak_flexion_frame=pf,
             takeoff_s=float(t[ld.takeoff_frame]), contact_s=float(t[ic]), peak_flexion_s=float(t[pf]),
             **val,
             knee_separation_ratio_ic=sep_ic, knee_separation_ratio_pf=sep_pf, knee_separation_change=change,
-            verdict=verdict, reasons=tuple(reasons), not_measured=tuple(not_measured)))
+            verdict=verdict, reasons=tuple(reasons), not_measured=tuple(not_measured), findings=tuple(findings)))
     return out

@@ -21,7 +21,7 @@ import numpy as np
 from .annotate import OverlayFrame, Verdict, draw_overlay
 from .incremental import Engine, Snapshot
 from .measures import STANDING_MIN_S, LandmarkSeries
-from .pipeline import ClipAnalysis
+from .analysis import ClipAnalysis
 from .verdicts import RepResult
 
 BANNER_HOLD_S = 1.5  # how long a rep's PASS / FAIL banner stays up after the rep ends

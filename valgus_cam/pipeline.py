@@ -5,20 +5,20 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from .analysis import ClipAnalysis  # what analyse_clip returns (imported from here by callers)
 from .capture import Frame, FrameSource
+from .kinds import TestKind
 from .pose import Pose, PoseEstimator
 
 if TYPE_CHECKING:
-    from .landing import LandingResult
-    from .measures import FrameMeasures, GateConfig, LandmarkSeries
+    from .measures import GateConfig, LandmarkSeries
     from .pelvis import PelvicDrop
-    from .standing import StandingResult
-    from .verdicts import Summary, Thresholds
+    from .verdicts import Thresholds
 
 
 def iter_poses(source: Iterable[Frame], estimator: PoseEstimator) -> Iterator[tuple[Frame, Pose | None]]:
@@ -239,44 +239,6 @@ def presence_warnings(time_s: np.ndarray, detected: np.ndarray, facts: ClipFacts
     return out
 
 
-@dataclass(slots=True)
-class ClipAnalysis:
-    measures: "FrameMeasures"
-    reps: list
-    results: list  # list[RepResult] (squats; empty for the standing and landing checks)
-    summary: "Summary"
-    test: str  # "double_leg_squat" | "single_leg_squat" | "standing" | "landing"
-    thresholds: "Thresholds"
-    warnings: list[str]
-    hold: "StandingResult | None" = None  # the standing check's one record
-    landings: list = field(default_factory=list)  # list[LandingResult] (the landing check)
-
-    @property
-    def records(self) -> list:
-        """What reps.json lists under "reps": the squat reps, the hold, or the landings."""
-        if self.test == "standing":
-            return [self.hold] if self.hold is not None else []
-        if self.test == "landing":
-            return list(self.landings)
-        return list(self.results)
-
-    @property
-    def reasons(self) -> list[str]:
-        """Every failed criterion of the clip, once, in order of first appearance (for guidance)."""
-        codes = [c for r in self.records for c in r.reasons] + list(self.summary.reasons)
-        return list(dict.fromkeys(codes))
-
-    @property
-    def measurable(self) -> bool:
-        """FPPA can be judged on at least one rep (or, without reps, a frontal-plane knee angle was
-        measured somewhere in the clip)."""
-        if self.records:
-            return any(r.verdict != "unmeasurable" for r in self.records)
-        m = self.measures
-        return (m.view == "frontal" and self.test not in ("standing", "landing")
-                and bool(np.isfinite(m.fppa_frontal_left_deg).any() or np.isfinite(m.fppa_frontal_right_deg).any()))
-
-
 def still_foot(xy_px: np.ndarray, rep) -> str:
     """The stance leg of a rep the user says is single-leg but whose free foot the classifier
     (``reps.classify_stance``) did not see move enough (a foot held still in front for the whole
@@ -312,28 +274,43 @@ def waistband_tilt(series: "LandmarkSeries", strips: list, baseline: slice) -> "
 def analyse_clip(series: "LandmarkSeries", thresholds: "Thresholds | None" = None, test: str = "auto",
                  stance: str = "auto", gates: "GateConfig | None" = None, height_cm: float | None = None,
                  facts: ClipFacts | None = None, pelvis: "PelvicDrop | None" = None) -> ClipAnalysis:
-    """Landmarks of a clip → per-frame measures → reps → per-rep verdicts and a summary.
+    """Landmarks of a clip → per-frame measures → its records (reps, the hold, landings) with their
+    verdicts and a summary: the one place that picks the analysis by the test.
 
-    ``test``: "auto" | "squat" (double-leg) | "single-leg" | "standing" (standing alignment: one
-    hold, ``valgus_cam.standing``) | "landing" (jump landings, ``valgus_cam.landing``);
+    ``test``: "auto" | "squat" (double-leg) | "single-leg" (:func:`analyse_squats`) | "standing"
+    (standing alignment: one hold, ``screening.analyse_standing``) | "landing" (jump landings,
+    ``screening.analyse_landing``); another word is an InputError (``kinds.TestKind.requested``).
     ``stance``: "auto" | "left" | "right" (the stance leg of single-leg reps, when the automatic
     one is wrong); ``height_cm``: body height for the standing check's and the knee-over-foot centimetres. ``facts``: what
     the pose pass saw (damage, brightness, another person), turned into warnings. ``pelvis``: the
     waistband's per-frame tilt (:func:`waistband_tilt`, from the video's pixels) for the pelvic-drop
-    finding of single-leg reps; without it pelvic drop is not measured."""
+    finding of single-leg reps; without it pelvic drop is not measured. ``facts`` and ``pelvis``
+    are for the squats only."""
+    from .screening import analyse_landing, analyse_standing
+    from .verdicts import Thresholds
+
+    kind = TestKind.requested(test)  # None: "auto", a squat told from the reps
+    thresholds = thresholds or Thresholds()
+    check = {TestKind.STANDING: analyse_standing, TestKind.LANDING: analyse_landing}.get(kind)
+    if check is not None:
+        return check(series, thresholds, gates=gates, height_cm=height_cm)
+    return analyse_squats(series, thresholds, kind, stance, gates=gates, height_cm=height_cm, facts=facts,
+                          pelvis=pelvis)
+
+
+def analyse_squats(series: "LandmarkSeries", thresholds: "Thresholds", kind: TestKind | None = None,
+                   stance: str = "auto", *, gates: "GateConfig | None" = None, height_cm: float | None = None,
+                   facts: ClipFacts | None = None, pelvis: "PelvicDrop | None" = None) -> ClipAnalysis:
+    """The squat reps of a clip (:func:`analyse_clip`): ``kind`` the squat asked for (every rep
+    double-leg, or single-leg) or None to tell it from the reps (``verdicts.detect_test``)."""
     import warnings as _warnings
     from dataclasses import replace
 
     from .events import rep_events
     from .measures import SHANK_PER_HEIGHT, GateConfig, compute_frame_measures
     from .reps import analyse_reps
-    from .verdicts import Thresholds, detect_test, score_reps, summarise
+    from .verdicts import detect_test, score_reps, summarise
 
-    thresholds = thresholds or Thresholds()
-    if test in ("standing", "landing"):
-        from .screening import analyse_screening
-
-        return analyse_screening(series, thresholds, test, gates=gates, height_cm=height_cm)
     with _warnings.catch_warnings():  # all-NaN stretches (nobody in view) are expected, not news
         _warnings.simplefilter("ignore", RuntimeWarning)
         gates = gates or GateConfig()
@@ -344,13 +321,14 @@ def analyse_clip(series: "LandmarkSeries", thresholds: "Thresholds | None" = Non
             m.pelvic_tilt_deg, m.pelvic_tilt_refused = pelvis.drop_deg, pelvis.refused
         tiny = bool(m.detected.any()) and not m.leg_px >= MIN_REP_LEG_PX
         reps = [] if tiny else analyse_reps(series.time_s, series.xy_px)
-    if test == "squat":
+    if kind is TestKind.DOUBLE_LEG_SQUAT:
         reps = [replace(r, stance="both") for r in reps]
-    elif test == "single-leg" or stance != "auto":
+    elif kind is TestKind.SINGLE_LEG_SQUAT or stance != "auto":
         reps = [replace(r, stance=stance if stance != "auto" else (r.stance if r.stance != "both"
                                                                    else still_foot(series.xy_px, r)))
                 for r in reps]
-    kind = detect_test(reps) if test == "auto" else ("single_leg_squat" if test == "single-leg" else "double_leg_squat")
+    if kind is None:
+        kind = detect_test(reps)
     events = [rep_events(series, m.hands_on_hips_state, r) for r in reps]
     results = score_reps(m, reps, events, thresholds)
     summary = summarise(results, thresholds)

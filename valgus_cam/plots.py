@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .pipeline import ClipAnalysis
-from .verdicts import RepResult
+from .analysis import ClipAnalysis, Record
+from .kinds import TestKind
 
 # Okabe–Ito (hex): the knees' lines, the verdicts' bands
 LEFT = "#0072B2"  # blue, solid line
@@ -80,7 +80,7 @@ def masked_knees(a: ClipAnalysis) -> dict[str, np.ndarray]:
     judged: a knee is hidden while its foot is off the floor and during the reps it is the free leg."""
     m = a.measures
     out = {"left": m.fppa_frontal_left_deg.copy(), "right": m.fppa_frontal_right_deg.copy()}
-    if a.test != "single_leg_squat" and not any(r.stance in ("left", "right") for r in a.results):
+    if not a.test.single_leg and not any(r.stance in ("left", "right") for r in a.results):
         return out
     for side in ("left", "right"):
         lifted = getattr(m, f"free_foot_height_{side}") > FOOT_LIFTED  # NaN compares False
@@ -106,10 +106,10 @@ class Band:
 def bands(a: ClipAnalysis) -> list[Band]:
     """The records of a clip as time bands (see :class:`Band`)."""
     t = a.measures.time_s
-    if a.test == "landing":
+    if a.test is TestKind.LANDING:
         return [Band(float(t[r.contact_frame]), float(t[r.peak_flexion_frame]), r.verdict, f"landing {r.index}",
                      str(r.index)) for r in a.landings]
-    if a.test == "standing":
+    if a.test is TestKind.STANDING:
         h = a.hold
         return [] if h is None else [Band(h.start_s, h.end_s, h.verdict, "standing still", "hold")]
     return [Band(float(t[r.start_frame]), float(t[r.end_frame]), r.verdict, f"rep {r.index}", str(r.index))
@@ -176,10 +176,11 @@ def knee_angle_chart(a: ClipAnalysis, unmeasurable_reason: str | None = None) ->
     _rep_bands(ax, a, labels=True)
     ax.axhline(0, color="#888888", lw=0.8)
     ax.axhline(limit, color=FAIL, lw=1.6, ls=(0, (6, 3)))
-    where = " at the deepest point of a landing" if a.test == "landing" else ""
+    landing = a.test is TestKind.LANDING
+    where = " at the deepest point of a landing" if landing else ""
     ax.text(t[0] if len(t) else 0, limit, f" limit {limit:.0f}°: above{where} = knee caves in", color=FAIL,
             fontsize=8.5, va="bottom", ha="left")
-    what = "landing" if a.test == "landing" else "rep"
+    what = "landing" if landing else "rep"
     n = len(a.records)
     if not finite.size:
         _not_measurable(ax, "Knee angle not measurable in this clip\n" + (unmeasurable_reason or ""))
@@ -202,7 +203,7 @@ def knee_angle_chart(a: ClipAnalysis, unmeasurable_reason: str | None = None) ->
         ax.legend(loc="lower right", fontsize=9, framealpha=0.9)
         alt = (f"Knee angle (FPPA) of each knee over {t[-1] - t[0]:.0f} s with the {limit:.0f}° limit line and "
                f"{n} {what}(s) shaded by verdict.")
-    if a.test != "landing":  # the landing check compares nothing with the standing at the start
+    if not landing:  # the landing check compares nothing with the standing at the start
         _standing(ax, a, lo + 0.06 * (hi - lo))
     ax.set_xlabel("time (s)", fontsize=9)
     ax.set_ylabel("knee angle (°)\n+ = inwards, 0 = straight", fontsize=9)
@@ -212,7 +213,7 @@ def knee_angle_chart(a: ClipAnalysis, unmeasurable_reason: str | None = None) ->
 
 def knee_limit(a: ClipAnalysis) -> float:
     """The knee-angle limit of the clip's test (the landing check has its own)."""
-    return a.thresholds.landing_limit_deg if a.test == "landing" else a.thresholds.knee_limit_deg
+    return a.test.knee_limit_deg(a.thresholds)
 
 
 def judged_points(a: ClipAnalysis, side: str) -> list[tuple[float, float]]:
@@ -220,7 +221,7 @@ def judged_points(a: ClipAnalysis, side: str) -> list[tuple[float, float]]:
     landing's peak knee flexion, the middle of the standing hold."""
     t = a.measures.time_s
     out = []
-    if a.test not in ("landing", "standing"):  # a squat rep: its worst moment over the whole rep
+    if a.test.is_squat:  # a squat rep: its worst moment over the whole rep
         for r in a.results:
             f = r.finding("knee_valgus", side)
             if f is not None and f.value is not None:
@@ -228,7 +229,7 @@ def judged_points(a: ClipAnalysis, side: str) -> list[tuple[float, float]]:
         return out
     for idx, v in record_knee_values(a, side):
         r = next(x for x in a.records if x.index == idx)
-        when = t[r.peak_flexion_frame] if a.test == "landing" else (r.start_s + r.end_s) / 2
+        when = t[r.peak_flexion_frame] if a.test is TestKind.LANDING else (r.start_s + r.end_s) / 2
         out.append((float(when), v))
     return out
 
@@ -238,10 +239,10 @@ def knee_over_foot_chart(a: ClipAnalysis) -> Chart | None:
     the foot, ``measures.knee_over_foot_cm``), rep bands by verdict, the limit, and each rep's worst
     moment as a marker (✗ = the moment the rep failed). None for a clip without squat reps."""
     m = a.measures
-    if a.test in ("landing", "standing") or not a.results:
+    if not a.test.is_squat or not a.results:
         return None
     t = m.time_s
-    lim = a.thresholds.knee_over_foot_limit_cm(a.test == "single_leg_squat")
+    lim = a.thresholds.knee_over_foot_limit_cm(a.test.single_leg)
     curves = {"left": m.knee_over_foot_left_cm.copy(), "right": m.knee_over_foot_right_cm.copy()}
     for r in a.results:  # a single-leg rep's free knee is not judged
         if r.stance in ("left", "right"):
@@ -424,8 +425,9 @@ def knee_gap_chart(a: ClipAnalysis) -> Chart:
     return Chart(_png(fig), alt)
 
 
-def knee_values(results: list[RepResult], side: str) -> list[tuple[int, float]]:
-    """(rep index, frontal FPPA) of each rep where ``side``'s knee was judged (its worst moment)."""
+def knee_values(results: list[Record], side: str) -> list[tuple[int, float]]:
+    """(record index, frontal FPPA) of each record where ``side``'s knee was measured
+    (``knee_angle_deg``: a rep's worst moment, a landing's peak flexion, the hold's static angle)."""
     out = []
     for r in results:
         v = r.knee_angle_deg(side)
@@ -437,10 +439,6 @@ def knee_values(results: list[RepResult], side: str) -> list[tuple[int, float]]:
 def record_knee_values(a: ClipAnalysis, side: str) -> list[tuple[int, float]]:
     """(record index, frontal FPPA) of ``side``'s knee for each record where it was measured: a
     squat rep at its bottom, a landing at peak knee flexion, the standing hold's static angle."""
-    if a.test == "landing":
-        key = f"fppa_frontal_{side}_pf_deg"
-        return [(r.index, float(v)) for r in a.landings
-                if (v := getattr(r, key)) is not None and math.isfinite(v)]
     return knee_values(a.records, side)
 
 
@@ -451,7 +449,8 @@ def left_right_chart(a: ClipAnalysis) -> Chart | None:
     data = {s: record_knee_values(a, s) for s in ("left", "right")}
     if not any(data.values()):
         return None
-    unit = "landing" if a.test == "landing" else "rep"
+    landing = a.test is TestKind.LANDING
+    unit = "landing" if landing else "rep"
     fig = _figure(9.0, 2.3)
     ax = fig.add_subplot()
     _style_axes(ax)
@@ -479,7 +478,7 @@ def left_right_chart(a: ClipAnalysis) -> Chart | None:
         ax.scatter(vals[fault], y + jitter[fault], s=70, color=colour, marker="X", edgecolor=FAIL, zorder=4)
         ax.text(hi, y, f"mean {mean:+.0f}° ({len(vals)} {unit}{'s' if len(vals) != 1 else ''}) ", ha="right",
                 va="center", fontsize=9, color=INK)
-    where = "the deepest point of each landing" if unit == "landing" else "the bottom of each rep"
+    where = "the deepest point of each landing" if landing else "the bottom of each rep"
     ax.set_xlabel(f"knee angle at {where} (°)   + = inwards", fontsize=9)
     return Chart(_png(fig), f"Knee angle of each {unit} per leg (dots), the mean per leg (bar) and the limit.")
 

@@ -6,7 +6,8 @@ import json
 import math
 from pathlib import Path
 
-from .pipeline import ClipAnalysis
+from .analysis import ClipAnalysis
+from .kinds import TestKind
 from .sinks import atomic_open
 from .verdicts import KNEE_CRITERIA, REASONS, VERDICT_WORDS
 
@@ -161,12 +162,12 @@ def landing_table(a: ClipAnalysis) -> str:
 
 
 def clip_table(a: ClipAnalysis) -> str:
-    """The terminal summary of any test: the rep table, the hold or the landings."""
-    if a.test == "standing":
+    """The terminal summary of any test: the rep table, the hold (or that none was found) or the
+    landings; "" without reps or landings."""
+    if a.test is TestKind.STANDING:
         return hold_table(a)
-    if a.test == "landing":
-        return landing_table(a) if a.landings else ""
-    return rep_table(a) if a.results else ""
+    table = landing_table if a.test is TestKind.LANDING else rep_table
+    return table(a) if a.records else ""
 
 
 def guidance_text(a: ClipAnalysis) -> str:

@@ -38,6 +38,7 @@ import numpy as np
 
 from . import geometry as g
 from .measures import FrameMeasures, GateConfig, LandmarkSeries
+from .verdicts import Finding
 
 # MediaPipe's hip points as they are (no joint-centre widening): see the module docstring
 STANDING_GATES = GateConfig(hip_width_scale=1.0, hip_flexion_widening=0.0, hip_yaw_shift=0.0)
@@ -59,7 +60,10 @@ MAX_YAW_DEG = 15.0
 
 @dataclass(frozen=True, slots=True)
 class StandingResult:
-    """The standing check's one "hold" record (``to_dict`` → reps.json ``reps[0]``)."""
+    """The standing check's one "hold" record (``to_dict`` → reps.json ``reps[0]``); an
+    ``analysis.Record``. ``findings``: the knock-knee check (``knock_knees``) and the turn-out of
+    each foot (``foot_turn_out``), judged beyond their uncertainty; not in reps.json (its numbers
+    are the fields above)."""
 
     index: int
     start_frame: int
@@ -91,9 +95,19 @@ class StandingResult:
     reasons: tuple[str, ...] = ()
     not_measured: tuple[str, ...] = ()
     kind: str = "hold"
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def stance(self) -> str:
+        return "both"
+
+    def knee_angle_deg(self, side: str) -> float | None:
+        """The static frontal-plane FPPA of ``side``'s knee (reported, not judged)."""
+        return self.fppa_frontal_left_deg if side == "left" else self.fppa_frontal_right_deg
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        del d["findings"]
         d["reasons"], d["not_measured"] = list(self.reasons), list(self.not_measured)
         d = {"kind": d.pop("kind"), **d}
         return {k: (None if not math.isfinite(v) else round(float(v), 3 if k.endswith("_s") else 2))
@@ -126,9 +140,9 @@ def assess_standing(s: LandmarkSeries, m: FrameMeasures, thresholds, height_cm: 
     px_per_cm = eye_heel_px / (EYE_HEIGHT_FRACTION * h_cm) if eye_heel_px and eye_heel_px > 0 else None
     cos_yaw = math.cos(math.radians(yaw)) if yaw is not None else 1.0
     scale_unc = GIVEN_HEIGHT_UNCERTAINTY if given else DEFAULT_HEIGHT_UNCERTAINTY
-    gaps, reasons, not_measured = _knee_ankle_gaps(hold, px_per_cm, cos_yaw, frontal, scale_unc, thresholds)
-    turn, turn_reasons, turn_notes = _foot_turnout(hold, eye_heel_px, yaw, frontal, thresholds)
-    reasons += turn_reasons
+    gaps, findings, not_measured = _knee_ankle_gaps(hold, px_per_cm, cos_yaw, frontal, scale_unc, thresholds)
+    turn, turn_findings, turn_notes = _foot_turnout(hold, eye_heel_px, yaw, frontal, thresholds)
+    findings += turn_findings
     not_measured += turn_notes
 
     fppa = {k: _median(getattr(m, k)[b]) for k in ("fppa_left_deg", "fppa_right_deg", "fppa_frontal_left_deg",
@@ -139,7 +153,8 @@ def assess_standing(s: LandmarkSeries, m: FrameMeasures, thresholds, height_cm: 
     obl = _median(g.pelvic_obliquity_deg(hold.pt("left_hip"), hold.pt("right_hip")))
     not_measured.append(f"pelvis level: reported, not judged (± {PELVIS_UNCERTAINTY_DEG:.0f}°: MediaPipe's hip "
                         "points are not a validated pelvic measure)")
-    judged = gaps["intermalleolar_distance_cm"] is not None or turn["left"] is not None or turn["right"] is not None
+    judged = any(f.result != "not_measured" for f in findings)
+    reasons = [f.code for f in findings if f.result == "fail"]
     verdict = "fail" if reasons else ("pass" if judged else "unmeasurable")
     return StandingResult(
         index=1, start_frame=int(frames[0]), end_frame=int(frames[-1]), start_s=float(t[frames[0]]),
@@ -148,7 +163,7 @@ def assess_standing(s: LandmarkSeries, m: FrameMeasures, thresholds, height_cm: 
         **gaps, foot_turnout_left_deg=turn["left"], foot_turnout_right_deg=turn["right"],
         foot_turnout_uncertainty_deg=FOOT_TURNOUT_UNCERTAINTY_DEG, pelvic_obliquity_deg=obl,
         pelvic_obliquity_uncertainty_deg=PELVIS_UNCERTAINTY_DEG, verdict=verdict, reasons=tuple(reasons),
-        not_measured=tuple(not_measured))
+        not_measured=tuple(not_measured), findings=tuple(findings))
 
 
 class _Hold:
@@ -184,9 +199,10 @@ def _eye_heel_px(hold: _Hold) -> float | None:
 
 
 def _knee_ankle_gaps(hold: _Hold, px_per_cm: float | None, cos_yaw: float, frontal: bool, scale_unc: float,
-                     thresholds) -> tuple[dict, list[str], list[str]]:
+                     thresholds) -> tuple[dict, list[Finding], list[str]]:
     """Knee and ankle distances and gaps in cm, the knock-knee check (IMD) and the separation
-    ratio, as StandingResult fields; with the reasons (``knock_knees``) and what was not measured."""
+    ratio, as StandingResult fields; with the knock-knee finding (``knock_knees``: fails when the
+    IMD is beyond the limit by more than its uncertainty) and what was not measured."""
     def dist_cm(a: str, c: str) -> float | None:
         if px_per_cm is None or not frontal:
             return None
@@ -194,7 +210,6 @@ def _knee_ankle_gaps(hold: _Hold, px_per_cm: float | None, cos_yaw: float, front
         d = _median(np.where(okv, np.abs(hold.pt(a)[:, 0] - hold.pt(c)[:, 0]), np.nan))
         return None if d is None else d / px_per_cm / cos_yaw
 
-    reasons: list[str] = []
     not_measured: list[str] = []
     knee_cm, ankle_cm = dist_cm("left_knee", "right_knee"), dist_cm("left_ankle", "right_ankle")
     knee_gap = knee_cm - KNEE_BREADTH_CM if knee_cm is not None else None
@@ -212,38 +227,48 @@ def _knee_ankle_gaps(hold: _Hold, px_per_cm: float | None, cos_yaw: float, front
     elif together is False:
         not_measured.append(f"knock knees: the knees are apart (gap ≈ {knee_gap:.0f} cm); for this check stand with "
                             "the feet together, or the knees touching")
-    if imd is not None and gap_unc is not None and imd - gap_unc >= thresholds.knock_knee_imd_min_cm:
-        reasons.append("knock_knees")
+    limit = thresholds.knock_knee_imd_min_cm
+    if imd is not None and gap_unc is not None:
+        knock = Finding("knock_knees", None, imd, limit, "cm", None, None, None,
+                        "fail" if imd - gap_unc >= limit else "pass")
+    else:
+        knock = Finding("knock_knees", None, None, limit, "cm", None, None, None, "not_measured",
+                        why=not_measured[-1] if not_measured else "the knees or ankles were not seen")
     ratio = knee_cm / ankle_cm if knee_cm is not None and ankle_cm else None
     fields = dict(knee_distance_cm=knee_cm, ankle_distance_cm=ankle_cm, knee_gap_cm=knee_gap, ankle_gap_cm=ankle_gap,
                   gap_uncertainty_cm=gap_unc, knees_together=together, intermalleolar_distance_cm=imd,
                   knee_separation_ratio=ratio)
-    return fields, reasons, not_measured
+    return fields, [knock], not_measured
 
 
 def _foot_turnout(hold: _Hold, eye_heel_px: float | None, yaw: float | None, frontal: bool,
-                  thresholds) -> tuple[dict, list[str], list[str]]:
+                  thresholds) -> tuple[dict, list[Finding], list[str]]:
     """Foot turn-out per side (+ = toes out) from the foot's sideways extent over its expected
-    length, corrected for the body yaw; with the reasons (``foot_turn_out_<side>``) and what was
-    not measured."""
+    length, corrected for the body yaw; with a finding per foot (``foot_turn_out``: fails beyond
+    the limit by more than the estimate's uncertainty) and what was not measured."""
     s, b = hold.s, hold.b
-    reasons: list[str] = []
+    findings: list[Finding] = []
     not_measured: list[str] = []
+    limit = thresholds.foot_turnout_max_deg
     turn = {}
     for side, sign in (("left", 1.0), ("right", -1.0)):
         okf = hold.vis(f"{side}_heel") & hold.vis(f"{side}_foot_index")
         dx = _median(np.where(okf, hold.pt(f"{side}_foot_index")[:, 0] - hold.pt(f"{side}_heel")[:, 0], np.nan))
         if dx is None or eye_heel_px is None or not frontal:
             turn[side] = None
+            why = ("needs a front view" if not frontal else "eyes or heels not visible, so no scale"
+                   if eye_heel_px is None else "heel or toes not visible")
+            findings.append(Finding("foot_turn_out", side, None, limit, "deg", None, None, None, "not_measured",
+                                    why=f"foot turn-out: {why}"))
             continue
         foot_px = FOOT_LENGTH_FRACTION / EYE_HEIGHT_FRACTION * eye_heel_px
         lateral = dx * sign * (1.0 if not _mirrored(s, b) else -1.0)
         turn[side] = math.degrees(math.asin(max(-1.0, min(1.0, lateral / foot_px)))) + sign * (yaw or 0.0)
-        if turn[side] - FOOT_TURNOUT_UNCERTAINTY_DEG > thresholds.foot_turnout_max_deg:
-            reasons.append(f"foot_turn_out_{side}")
+        findings.append(Finding("foot_turn_out", side, turn[side], limit, "deg", None, None, None,
+                                "fail" if turn[side] - FOOT_TURNOUT_UNCERTAINTY_DEG > limit else "pass"))
     if frontal and (turn["left"] is None or turn["right"] is None):
         not_measured.append("foot turn-out: heel or toes not visible")
-    return turn, reasons, not_measured
+    return turn, findings, not_measured
 
 
 def find_hold(s: LandmarkSeries, min_s: float = 0.3, enough_s: float = 1.0, max_speed: float = 0.1,

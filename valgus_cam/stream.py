@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from . import geometry as g
+from .kinds import TestKind
 from .landmarks import LM
 from . import measures
 from .incremental import Engine, Snapshot
@@ -503,8 +504,8 @@ class LiveAnalyser:
                 warnings_.append("no squat rep was seen (a rep needs a still start, a descent of at least ~6% of "
                                  "leg length and a return)")
         summary = summarise(self.reps, self.thresholds)
-        kind = (detect_test(self.reps) if self.test == "auto"
-                else ("single_leg_squat" if self.test == "single-leg" else "double_leg_squat"))
+        asked = TestKind.requested(self.test)  # None: "auto"
+        kind = detect_test(self.reps) if asked is None else asked
         return replace(a, reps=[], results=list(self.reps), summary=summary, test=kind,
                        warnings=warnings_ + summary.notes)
 
@@ -672,7 +673,7 @@ class LiveAnalyser:
         self._smooth.reset()
 
     def _stance(self, values: dict) -> str | None:
-        if self.test == "squat":
+        if TestKind.requested(self.test) is TestKind.DOUBLE_LEG_SQUAT:
             return "both"
         if self.stance in ("left", "right"):
             return self.stance

@@ -44,11 +44,13 @@ import math
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from scipy.ndimage import minimum_filter1d
 
 from .errors import InputError
+from .kinds import TestKind
 from .measures import FrameMeasures, GateConfig
 from .reps import Rep
 
@@ -182,12 +184,20 @@ CRITERIA = {  # criterion → (what the user reads, unit)
     "hip_drift": ("hip drift", "cm"),
     "hands_off_hips": ("hands on hips", None),
     "balance_lost": ("balance", None),
+    # the landing check's (landing.LandingResult.findings)
+    "landing_valgus": ("knee angle at the deepest point", "deg"),
+    "landing_knee_gap": ("knee gap at the deepest point vs contact", "ratio"),
+    # the standing check's (standing.StandingResult.findings)
+    "knock_knees": ("gap between the ankles with the knees together", "cm"),
+    "foot_turn_out": ("foot turn-out", "deg"),
 }
 KNEE_CRITERIA = ("knee_valgus", "knee_over_foot", "knee_gap")
 # the words every view (terminal, overlay, live, HTML report) uses for a verdict and a moment
 VERDICT_WORDS = {"pass": "PASS", "fail": "FAIL", "unmeasurable": "NOT MEASURABLE"}
 PHASE_WORDS = {"down": "on the way down", "bottom": "at the bottom", "up": "on the way up"}
-_REASON_CODE = {"knee_gap": "knees_caving"}  # a failed finding → its REASONS code
+# a failed finding → its REASONS code
+_REASON_CODE = {"knee_gap": "knees_caving", "landing_knee_gap": "landing_knees_caving"}
+_SIDED = ("knee_valgus", "knee_over_foot", "landing_valgus", "foot_turn_out")  # their codes end in the side
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +223,7 @@ class Finding:
     def code(self) -> str:
         """The REASONS code of this finding when it fails (e.g. ``knee_valgus_left``)."""
         c = _REASON_CODE.get(self.criterion, self.criterion)
-        return f"{c}_{self.side}" if self.side and c in ("knee_valgus", "knee_over_foot") else c
+        return f"{c}_{self.side}" if self.side and c in _SIDED else c
 
     @property
     def label(self) -> str:
@@ -263,8 +273,9 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class RepResult:
-    """One scored rep: the reps.json record (``to_dict``)."""
+    """One scored rep: the reps.json record (``to_dict``); an ``analysis.Record``."""
 
+    kind: ClassVar[str] = "rep"
     index: int  # 1-based
     start_frame: int
     bottom_frame: int
@@ -312,7 +323,7 @@ class RepResult:
         return self.value("knee_valgus", side)
 
     def to_dict(self) -> dict:
-        d = {"kind": "rep", **asdict(self)}
+        d = {"kind": self.kind, **asdict(self)}
         d["reasons"] = list(self.reasons)
         d["not_measured"] = list(self.not_measured)
         d["findings"] = [f.to_dict() for f in self.findings]
@@ -592,10 +603,10 @@ def score_reps(m: FrameMeasures, reps: list[Rep], events: list[RepEvents] | None
     return [score_rep(m, r, k + 1, e, thresholds) for k, (r, e) in enumerate(zip(reps, events))]
 
 
-def detect_test(reps: list[Rep]) -> str:
-    """"single_leg_squat" when most reps are single-leg, else "double_leg_squat"."""
+def detect_test(reps: list[Rep]) -> TestKind:
+    """The single-leg squat when most reps are single-leg, else the double-leg squat."""
     single = sum(r.stance in ("left", "right") for r in reps)
-    return "single_leg_squat" if reps and single > len(reps) / 2 else "double_leg_squat"
+    return TestKind.SINGLE_LEG_SQUAT if reps and single > len(reps) / 2 else TestKind.DOUBLE_LEG_SQUAT
 
 
 @dataclass(frozen=True, slots=True)
