@@ -200,6 +200,8 @@ def test_hips_moved_outside_the_foot_fail_the_rep(front_run):
     a0 = analyse_clip(s, test="single-leg")
     assert [r.stance for r in a0.results] == ["right"] * len(gt["reps"])
     assert all(r.finding("hip_drift").result == "pass" and r.hip_drift_cm < 2.5 for r in a0.results)
+    # the free foot held low in front: its thigh covers the waistband, so no pelvic drop is given
+    assert all("held low in front" in r.finding("pelvic_drop").why for r in a0.results)
     base = a0.measures.baseline
     RH, RA = P.RH, P.RA
     leg_px = np.nanmedian(np.linalg.norm(s.xy_px[base, RH] - s.xy_px[base, RA], axis=-1))

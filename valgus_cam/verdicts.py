@@ -504,6 +504,13 @@ _PELVIS_WHY = {
 }
 
 
+# A free foot held low (under this many standing shank lengths above the stance foot, median over
+# the rep) is held in front of the body: its raised thigh covers the waistband and pulls the line,
+# which then reads the drop 4–12° low (docs/pelvis.md). Renders: free leg in front 0.00–0.40,
+# behind 0.73–1.00.
+FREE_FOOT_LOW_SHANKS = 0.55
+
+
 def _pelvic_drop_finding(m: FrameMeasures, rep: Rep, th: "Thresholds") -> Finding:
     """The rep's peak free-side pelvic drop (``pelvis.rep_peak_drop``: 95th percentile of the
     measured frames, only if ≥ 60% of the rep is measured), at the frame closest to that value."""
@@ -512,6 +519,10 @@ def _pelvic_drop_finding(m: FrameMeasures, rep: Rep, th: "Thresholds") -> Findin
     sign = 1.0 if rep.stance == "left" else -1.0  # + tilt = left side higher = the right (free) side lower
     drop = sign * np.asarray(m.pelvic_tilt_deg, float)
     a, b = rep.start_frame, rep.end_frame
+    free_foot = (m.free_foot_height_right if rep.stance == "left" else m.free_foot_height_left)[a:b + 1]
+    if np.isfinite(free_foot).any() and np.nanmedian(free_foot) < FREE_FOOT_LOW_SHANKS:
+        return Finding("pelvic_drop", None, None, th.pelvic_drop_max_deg, "deg", None, None, None, "not_measured",
+                       why="the free leg was held low in front, where its thigh covers the waistband")
     peak = rep_peak_drop(drop, a, b)
     if not np.isfinite(peak):
         codes = [c for c in np.asarray(m.pelvic_tilt_refused[a:b + 1]).tolist() if c]
