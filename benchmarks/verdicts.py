@@ -161,7 +161,7 @@ def main() -> int:
     print(f"free-foot touchdown agrees: {c['td_ok']}/{c['single']} single-leg reps")
     if c["pd_reps"]:
         e = np.asarray(pd_err)
-        print(f"pelvic drop verdict (synthetic2 single-leg, truth: pelvic_drop_2d_peak > limit): agrees "
+        print(f"pelvic drop verdict (single-leg reps of the v2 renders, truth: pelvic_drop_2d_peak > limit): agrees "
               f"{c['pd_ok']}/{c['pd_judged']} judged reps ({c['pd_ok'] / max(c['pd_judged'], 1):.0%}), judged "
               f"{c['pd_judged']}/{c['pd_reps']}, false fail {c['pd_false']}, missed {c['pd_missed']} of {c['pd_truth']}; "
               f"peak error bias {e.mean():+.1f}°, MAE {np.abs(e).mean():.1f}° (n={e.size})")

@@ -9,7 +9,8 @@ depend on it and not on each other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -47,6 +48,18 @@ class Record(Protocol):
         worst moment, a landing's peak knee flexion, the hold's static angle; None where not measured."""
 
     def to_dict(self) -> dict: ...
+
+
+def record_dict(record) -> dict:
+    """A hold's or a landing's reps.json record: ``kind`` first, its fields without the findings
+    (reps.json lists the reasons and what was not measured), floats rounded (seconds to 3
+    decimals, the rest to 2), non-finite values as None."""
+    d = asdict(record)
+    del d["findings"]
+    d["reasons"], d["not_measured"] = list(record.reasons), list(record.not_measured)
+    d = {"kind": d.pop("kind"), **d}
+    return {k: (None if not math.isfinite(v) else round(float(v), 3 if k.endswith("_s") else 2))
+            if isinstance(v, float) else v for k, v in d.items()}
 
 
 @dataclass(slots=True)

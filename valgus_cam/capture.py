@@ -226,7 +226,22 @@ def _check_file(path: Path) -> None:
         raise InputError(f"empty file (0 bytes): {path}")
 
 
-class VideoFileSource(FrameSource):
+class _CaptureSource(FrameSource):
+    """A source reading through an OpenCV ``VideoCapture`` (``_cap``) with a read-ahead thread
+    (``_reader``): closing stops the thread, then releases the capture."""
+
+    _reader: "_ReadAhead | None" = None
+    _cap: "cv2.VideoCapture | None" = None
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
+class VideoFileSource(_CaptureSource):
     """A video file decoded by OpenCV's FFmpeg backend, rotation metadata applied.
 
     A frame that fails to decode (a damaged stretch of the file) is skipped and decoding goes on
@@ -332,12 +347,6 @@ class VideoFileSource(FrameSource):
             raise RuntimeError(f"a {type(self).__name__} can be iterated once")
         yield from self._decode(threading.Event())
 
-    def close(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
 
 
 class RealtimeFileSource(VideoFileSource):
@@ -379,7 +388,7 @@ def available_cameras(max_index: int = 8) -> list[int]:
     return found
 
 
-class CameraSource(FrameSource):
+class CameraSource(_CaptureSource):
     """A live camera (index or device path); newest frame only, stale frames dropped."""
 
     is_live = True
@@ -424,12 +433,6 @@ class CameraSource(FrameSource):
     def _make_reader(self) -> _ReadAhead:
         return _ReadAhead(self._produce, latest_only=True, name="valgus-cam-camera")
 
-    def close(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
 
 
 def _natural_key(p: Path) -> list:

@@ -14,6 +14,13 @@ from .kinds import AUTO, SQUAT_TEST_ARGS, TEST_ARGS
 EXIT_INTERRUPTED = 130
 
 
+def _add_recorded_input_args(p: argparse.ArgumentParser) -> None:
+    """Options of a command that reads a recorded clip: image-folder frame rate, progress, model."""
+    p.add_argument("--fps", type=float, default=None, help="frame rate of an image folder (default 30)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_model_arg(p)
+
+
 def _add_model_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, metavar="lite|full|heavy|PATH",
                    help="pose model: a name (looked up in $VALGUS_CAM_MODEL_DIR, models/, the cache; "
@@ -56,9 +63,7 @@ def _add_landmarks_parser(sub: argparse._SubParsersAction) -> None:
                     help="CSV path (default: valgus-out/<input stem>/landmarks.csv)")
     lm.add_argument("--layout", choices=["long", "wide"], default="long",
                     help="long: a row per frame and landmark (default); wide: a row per frame")
-    lm.add_argument("--fps", type=float, default=None, help="frame rate of an image folder (default 30)")
-    lm.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_model_arg(lm)
+    _add_recorded_input_args(lm)
 
 
 def _add_analyze_parser(sub: argparse._SubParsersAction) -> None:
@@ -82,9 +87,7 @@ def _add_analyze_parser(sub: argparse._SubParsersAction) -> None:
                     help="use the sex-specific knee-angle limit (docs/verdicts.md)")
     an.add_argument("--landmarks", type=Path, default=None, metavar="CSV",
                     help="re-analyse from a landmark CSV written earlier (skips pose estimation)")
-    an.add_argument("--fps", type=float, default=None, help="frame rate of an image folder (default 30)")
-    an.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_model_arg(an)
+    _add_recorded_input_args(an)
 
 
 def _add_batch_parser(sub: argparse._SubParsersAction) -> None:

@@ -35,8 +35,7 @@ and sources: docs/screening.md.
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.signal import find_peaks, savgol_filter
@@ -44,6 +43,7 @@ from scipy.signal import find_peaks, savgol_filter
 from .signals import fill_nan
 from .landmarks import LM
 from .measures import FrameMeasures
+from .analysis import record_dict
 from .verdicts import Finding
 
 @dataclass(frozen=True, slots=True)
@@ -168,13 +168,7 @@ class LandingResult:
         return self.fppa_frontal_left_pf_deg if side == "left" else self.fppa_frontal_right_pf_deg
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        del d["findings"]
-        d["reasons"], d["not_measured"] = list(self.reasons), list(self.not_measured)
-        kind = d.pop("kind")
-        d = {"kind": kind, **d}
-        return {k: (None if v is None or not math.isfinite(v) else round(float(v), 3 if k.endswith("_s") else 2))
-                if isinstance(v, float) else v for k, v in d.items()}
+        return record_dict(self)
 
 
 def _med(x: np.ndarray, t: np.ndarray, frame: int, half_s: float) -> float | None:

@@ -203,6 +203,21 @@ def h264_encoder(path: str | os.PathLike | None = None):
     return av
 
 
+def _encode_queue(writer) -> None:
+    """A video writer's thread: ``writer._encode`` each image of ``writer._q`` until None. After an
+    error it only drains the queue (``writer._error`` is reported by the next write or close)."""
+    while True:
+        img = writer._q.get()
+        if img is None:
+            return
+        if writer._error is not None:
+            continue
+        try:
+            writer._encode(img)
+        except BaseException as e:  # noqa: BLE001 - reported by the next write / close
+            writer._error = e
+
+
 class VideoWriterSink:
     """Write BGR frames to an H.264 MP4 file from a background thread (encoding overlaps with the
     caller's work); written under a temporary name and renamed into place on a clean close.
@@ -275,16 +290,7 @@ class VideoWriterSink:
             self._container.mux(packet)
 
     def _run(self) -> None:
-        while True:
-            img = self._q.get()
-            if img is None:
-                return
-            if self._error is not None:
-                continue  # drain: write() reports the error
-            try:
-                self._encode(img)
-            except BaseException as e:  # noqa: BLE001 - reported on close
-                self._error = e
+        _encode_queue(self)
 
     def write(self, image_bgr: np.ndarray) -> None:
         if self._error is not None:
@@ -416,23 +422,17 @@ class StreamingVideoWriter:
         self.frames = 0
 
     def _run(self) -> None:
+        _encode_queue(self)
+
+    def _encode(self, img: np.ndarray) -> None:
         import cv2
 
-        while True:
-            img = self._q.get()
-            if img is None:
-                return
-            if self._error is not None:
-                continue
-            try:
-                if (img.shape[1], img.shape[0]) != self.size_wh:
-                    img = cv2.resize(img, self.size_wh, interpolation=cv2.INTER_AREA)
-                ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
-                if not ok:
-                    raise OutputError("JPEG encoding failed")
-                self._writer.write(buf.reshape(1, -1))
-            except BaseException as e:  # noqa: BLE001 - reported by the next write / close
-                self._error = e
+        if (img.shape[1], img.shape[0]) != self.size_wh:
+            img = cv2.resize(img, self.size_wh, interpolation=cv2.INTER_AREA)
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        if not ok:
+            raise OutputError("JPEG encoding failed")
+        self._writer.write(buf.reshape(1, -1))
 
     def write(self, image_bgr: np.ndarray) -> None:
         if self._error is not None:

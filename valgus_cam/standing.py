@@ -32,12 +32,13 @@ Conventions and how each number is made (sources and measured accuracy: docs/scr
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import geometry as g
 from .measures import FrameMeasures, GateConfig, LandmarkSeries
+from .analysis import record_dict
 from .verdicts import Finding
 
 # MediaPipe's hip points as they are (no joint-centre widening): see the module docstring
@@ -106,12 +107,7 @@ class StandingResult:
         return self.fppa_frontal_left_deg if side == "left" else self.fppa_frontal_right_deg
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        del d["findings"]
-        d["reasons"], d["not_measured"] = list(self.reasons), list(self.not_measured)
-        d = {"kind": d.pop("kind"), **d}
-        return {k: (None if not math.isfinite(v) else round(float(v), 3 if k.endswith("_s") else 2))
-                if isinstance(v, float) else v for k, v in d.items()}
+        return record_dict(self)
 
 
 def _median(x: np.ndarray) -> float | None:

@@ -107,13 +107,12 @@ class Thresholds:
     knock_knee_imd_min_cm: float = 4.0  # gap between the ankles with the knees together
     foot_turnout_max_deg: float = 20.0  # foot angle out from straight ahead
 
+    def _by_sex(self, unknown: float, female: float, male: float) -> float:
+        return {"female": female, "male": male}.get(self.sex, unknown)
+
     @property
     def knee_limit_deg(self) -> float:
-        if self.sex == "female":
-            return self.knee_fppa_max_deg_female
-        if self.sex == "male":
-            return self.knee_fppa_max_deg_male
-        return self.knee_fppa_max_deg
+        return self._by_sex(self.knee_fppa_max_deg, self.knee_fppa_max_deg_female, self.knee_fppa_max_deg_male)
 
     def knee_over_foot_limit_cm(self, single_leg: bool) -> float:
         """The knee-over-the-foot limit of a single-leg or a double-leg squat."""
@@ -121,11 +120,8 @@ class Thresholds:
 
     @property
     def landing_limit_deg(self) -> float:
-        if self.sex == "female":
-            return self.landing_fppa_max_deg_female
-        if self.sex == "male":
-            return self.landing_fppa_max_deg_male
-        return self.landing_fppa_max_deg
+        return self._by_sex(self.landing_fppa_max_deg, self.landing_fppa_max_deg_female,
+                            self.landing_fppa_max_deg_male)
 
     def to_dict(self) -> dict:
         d = asdict(self)
