@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .hands import frame_rate_hz, hands_on_hips_per_frame, median_over_s, n_frames
+from .hands import hands_on_hips_per_frame, median_over_s
+from .signals import frame_rate_hz, n_frames
 from .landmarks import LM as _IDX
 from .landmarks import LandmarkSeries
 from .reps import Rep

@@ -11,19 +11,7 @@ import numpy as np
 from scipy.ndimage import median_filter
 
 from .landmarks import LM
-from .signals import fill_nan
-
-
-def frame_rate_hz(time_s: np.ndarray) -> float:
-    """Median frame rate of a time vector (30.0 when it cannot be told)."""
-    dt = np.diff(np.asarray(time_s, float))
-    dt = dt[np.isfinite(dt) & (dt > 0)]
-    return float(1.0 / np.median(dt)) if dt.size else 30.0
-
-
-def n_frames(seconds: float, rate_hz: float, minimum: int = 1) -> int:
-    """``seconds`` as a number of frames at ``rate_hz`` (at least ``minimum``)."""
-    return max(minimum, int(round(seconds * rate_hz)))
+from .signals import fill_nan, frame_rate_hz, n_frames
 
 
 def median_over_s(x: np.ndarray, seconds: float, rate_hz: float) -> np.ndarray:

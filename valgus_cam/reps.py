@@ -39,7 +39,7 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d, median_filter
 from scipy.signal import find_peaks
 
-from .signals import fill_nan
+from .signals import fill_nan, frame_rate_hz, n_frames
 from .landmarks import LM
 
 L_HIP, R_HIP, L_KNEE, R_KNEE = LM["left_hip"], LM["right_hip"], LM["left_knee"], LM["right_knee"]
@@ -69,16 +69,6 @@ def _quiet():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         yield
-
-
-def _frame_rate_hz(time_s: np.ndarray) -> float:
-    dt = np.diff(np.asarray(time_s, dtype=float))
-    dt = dt[np.isfinite(dt) & (dt > 0)]
-    return 1.0 / float(np.median(dt)) if dt.size else 30.0
-
-
-def _frames(duration_s: float, rate_hz: float, minimum: int = 1) -> int:
-    return max(minimum, int(round(duration_s * rate_hz)))
 
 
 
@@ -125,19 +115,19 @@ def segment_reps(time_s: np.ndarray, depth: np.ndarray, *, min_depth: float = 0.
     n = d.size
     if n < 3 or not np.isfinite(d).any():
         return []
-    rate = _frame_rate_hz(t)
+    rate = frame_rate_hz(t)
     nan = ~np.isfinite(d)
-    ds = _smooth(fill_nan(d), _frames(smooth_s, rate))
+    ds = _smooth(fill_nan(d), n_frames(smooth_s, rate))
     # NaN stretches count as standing (0 depth relative to neighbours) so they split reps
     ds[nan] = ds.min()
-    peaks, props = find_peaks(ds, prominence=min_depth, distance=_frames(min_separation_s, rate))
+    peaks, props = find_peaks(ds, prominence=min_depth, distance=n_frames(min_separation_s, rate))
     reps: list[Rep] = []
     limits: list[tuple[int, int, int]] = []
     prev_bottom = -1
     for p in peaks:
-        lo = max(prev_bottom + 1, p - _frames(baseline_window_s, rate), 0)
+        lo = max(prev_bottom + 1, p - n_frames(baseline_window_s, rate), 0)
         nxt = [q for q in peaks if q > p]
-        hi = min(nxt[0] if nxt else n, p + _frames(baseline_window_s, rate) + 1, n)
+        hi = min(nxt[0] if nxt else n, p + n_frames(baseline_window_s, rate) + 1, n)
         left, right = ds[lo:p + 1], ds[p:hi]
         base_l, base_r = float(left.min()), float(right.min())
         amp_l, amp_r = ds[p] - base_l, ds[p] - base_r
@@ -277,7 +267,7 @@ def _movement_onset(t: np.ndarray, s: np.ndarray, p: int, limit: int, direction:
     while j != limit and v[j + direction] > vel_frac * vmax:
         j += direction
     if base_window_s > 0:
-        w = _frames(base_window_s, rate)
+        w = n_frames(base_window_s, rate)
         a, b = sorted((j, min(max(j + direction * w, lim_lo), lim_hi)))
         base = float(np.nanmin(s[a:b + 1]))
     else:
@@ -337,7 +327,7 @@ def leg_depth_signals(time_s: np.ndarray, xy_px: np.ndarray, *, reference_window
     """
     t = np.asarray(time_s, dtype=float)
     xy = np.asarray(xy_px, dtype=float)
-    rate = _frame_rate_hz(t)
+    rate = frame_rate_hz(t)
     out = np.full((xy.shape[0], 2), np.nan)
     for k, (hip, ankle) in enumerate(((L_HIP, L_ANKLE), (R_HIP, R_ANKLE))):
         length = np.linalg.norm(xy[:, hip] - xy[:, ankle], axis=1)
@@ -345,8 +335,8 @@ def leg_depth_signals(time_s: np.ndarray, xy_px: np.ndarray, *, reference_window
         if not valid.any():
             continue
         lf = median_filter(fill_nan(length), size=5, mode="nearest")
-        ref = maximum_filter1d(lf, size=_frames(reference_window_s, rate, 3), mode="nearest")
-        ref = _smooth(ref, _frames(0.5 * reference_window_s, rate))
+        ref = maximum_filter1d(lf, size=n_frames(reference_window_s, rate, 3), mode="nearest")
+        ref = _smooth(ref, n_frames(0.5 * reference_window_s, rate))
         d = 1.0 - lf / ref
         gap = ~valid
         if gap.any():
