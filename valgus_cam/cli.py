@@ -75,7 +75,8 @@ def _add_analyze_parser(sub: argparse._SubParsersAction) -> None:
                     help="the test performed (default: squat or single-leg, detected from the free foot); "
                          "standing: standing alignment check; landing: jump landings (docs/screening.md)")
     an.add_argument("--height-cm", type=float, default=None, metavar="CM",
-                    help="body height, for the standing check's centimetres (default: an assumed 168 cm)")
+                    help="body height, for the centimetres: knee over the foot and hip drift (default: an "
+                         "assumed 170 cm) and the standing check's gaps (default: 168 cm)")
     an.add_argument("--stance", choices=["auto", "left", "right"], default="auto",
                     help="stance leg of the single-leg squats (default: detected per rep)")
     an.add_argument("--annotate", action="store_true", help="also write annotated.mp4 (skeleton, angles, verdicts)")
