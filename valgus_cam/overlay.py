@@ -22,7 +22,7 @@ from .annotate import OverlayFrame, Verdict, draw_overlay
 from .incremental import Engine, Snapshot
 from .measures import STANDING_MIN_S, LandmarkSeries
 from .analysis import ClipAnalysis
-from .verdicts import RepResult
+from .verdicts import RepResult, pelvis_curves
 
 BANNER_HOLD_S = 1.5  # how long a rep's PASS / FAIL banner stays up after the rep ends
 
@@ -60,6 +60,7 @@ def overlay_frames(a: ClipAnalysis, series: LandmarkSeries, start: int = 0, stop
     elif not np.isfinite(m.fppa_frontal_left_deg).any() and not np.isfinite(m.fppa_frontal_right_deg).any():
         note = "stand square to the camera: knee angle not measurable"
     moments = failed_moments(a)
+    drop, _ = pelvis_curves(m, a.results, a.thresholds.sustain_s)  # free-side pelvic drop in single-leg reps
     done = passed = failed = 0
     k = 0
     stop = len(t) if stop is None else min(stop, len(t))
@@ -83,13 +84,10 @@ def overlay_frames(a: ClipAnalysis, series: LandmarkSeries, start: int = 0, stop
             fl = math.nan
         xy = series.xy_px[i]
         here = next((text for frame, text in moments if abs(t[i] - t[frame]) <= MOMENT_HOLD_S), None)
-        drop = math.nan  # free-side pelvic drop (waistband), within a single-leg rep
-        if current is not None and current.stance in ("left", "right"):
-            drop = float(m.pelvic_tilt_deg[i]) * (1.0 if current.stance == "left" else -1.0)
         yield OverlayFrame(
             xy_px=xy if np.isfinite(xy).all() else None, fppa_left_deg=fl, fppa_right_deg=fr,
             fppa_threshold_deg=a.thresholds.knee_limit_deg, fppa_kind="frontal",
-            pelvic_drop_deg=drop, pelvic_drop_threshold_deg=a.thresholds.pelvic_drop_max_deg,
+            pelvic_drop_deg=float(drop[i]), pelvic_drop_threshold_deg=a.thresholds.pelvic_drop_max_deg,
             trunk_lean_deg=float(m.trunk_lean_deg[i] - lean0),
             reps_done=done, stance=stance, verdict=banner, note=here or note, passed=passed, failed=failed,
             trunk_lean_threshold_deg=a.thresholds.trunk_lean_max_deg)

@@ -20,6 +20,7 @@ import numpy as np
 
 from .analysis import ClipAnalysis, Record
 from .kinds import TestKind
+from .verdicts import pelvis_curves
 
 # Okabe–Ito (hex): the knees' lines, the verdicts' bands
 LEFT = "#0072B2"  # blue, solid line
@@ -316,26 +317,6 @@ def trunk_chart(a: ClipAnalysis) -> Chart:
     return Chart(_png(fig), alt)
 
 
-def pelvis_curves(a: ClipAnalysis) -> tuple[np.ndarray, np.ndarray]:
-    """Per frame, within single-leg reps only: the free-side pelvic drop (deg, + = free side lower,
-    from standing; the waistband, ``FrameMeasures.pelvic_tilt_deg``) and the hip drift (cm,
-    outward over the stance foot from the rep's start); NaN elsewhere."""
-    m = a.measures
-    n = len(m.time_s)
-    drop, drift = np.full(n, np.nan), np.full(n, np.nan)
-    for r in a.results:
-        if r.stance not in ("left", "right"):
-            continue
-        seg = slice(r.start_frame, r.end_frame + 1)
-        drop[seg] = (1.0 if r.stance == "left" else -1.0) * m.pelvic_tilt_deg[seg]
-        off = (m.hip_offset_left_cm if r.stance == "left" else m.hip_offset_right_cm)[seg]
-        t = m.time_s[seg]
-        first = off[(t - t[0] <= a.thresholds.sustain_s + 1e-9) & np.isfinite(off)]
-        if first.size:
-            drift[seg] = off - np.median(first)
-    return drop, drift
-
-
 def pelvis_chart(a: ClipAnalysis) -> Chart | None:
     """Single-leg squats: the free-side pelvic drop (top) and the hip drift (bottom) over each rep,
     with their limits and each rep's judged value (✗ = the rep failed on it). None for a clip
@@ -344,7 +325,7 @@ def pelvis_chart(a: ClipAnalysis) -> Chart | None:
         return None
     m, th = a.measures, a.thresholds
     t = m.time_s
-    drop, drift = pelvis_curves(a)
+    drop, drift = pelvis_curves(m, a.results, th.sustain_s)
     fig = _figure(9.0, 4.6)
     panels = [("pelvic_drop", drop, th.pelvic_drop_max_deg, "°", "pelvic drop (°)\n+ = free side lower"),
               ("hip_drift", drift, th.hip_drift_max_cm, " cm", "hip drift (cm)\n+ = outward over the foot")]

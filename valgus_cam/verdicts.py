@@ -507,24 +507,69 @@ _PELVIS_WHY = {
 FREE_FOOT_LOW_SHANKS = 0.55
 
 
+def free_leg_in_front(m: FrameMeasures, rep) -> bool:
+    """A single-leg rep whose free foot stays low (median under ``FREE_FOOT_LOW_SHANKS``): the free
+    leg is held in front, its thigh over the waistband."""
+    a, b = rep.start_frame, rep.end_frame
+    free_foot = (m.free_foot_height_right if rep.stance == "left" else m.free_foot_height_left)[a:b + 1]
+    return bool(np.isfinite(free_foot).any() and np.nanmedian(free_foot) < FREE_FOOT_LOW_SHANKS)
+
+
+def rep_pelvic_drop_deg(m: FrameMeasures, rep) -> np.ndarray:
+    """Per frame of the clip, the single-leg ``rep``'s free-side pelvic drop (deg, + = free side
+    lower, from standing; ``FrameMeasures.pelvic_tilt_deg`` signed by the stance); NaN outside the
+    rep, and over the whole rep when its free leg is held in front (:func:`free_leg_in_front`)."""
+    out = np.full(len(m.time_s), np.nan)
+    if not free_leg_in_front(m, rep):
+        seg = slice(rep.start_frame, rep.end_frame + 1)
+        out[seg] = (1.0 if rep.stance == "left" else -1.0) * np.asarray(m.pelvic_tilt_deg[seg], float)
+    return out
+
+
+def rep_hip_drift_cm(m: FrameMeasures, rep, sustain_s: float) -> np.ndarray:
+    """Per frame of the clip, how far the pelvis centre has moved sideways outward over the
+    single-leg ``rep``'s stance foot since the rep's start (the median of its first ``sustain_s``),
+    cm; NaN outside the rep and where the camera is more than ``YAW_GATE_HIP_DRIFT_DEG`` off the
+    body's front."""
+    out = np.full(len(m.time_s), np.nan)
+    seg = slice(rep.start_frame, rep.end_frame + 1)
+    off = (m.hip_offset_left_cm if rep.stance == "left" else m.hip_offset_right_cm)[seg]
+    off = np.where(np.abs(m.body_yaw_deg[seg]) <= YAW_GATE_HIP_DRIFT_DEG, off, np.nan)
+    t = m.time_s[seg]
+    start = off[(t - t[0] <= sustain_s + 1e-9) & np.isfinite(off)]
+    if start.size:
+        out[seg] = off - float(np.median(start))
+    return out
+
+
+def pelvis_curves(m: FrameMeasures, reps, sustain_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame, within the single-leg ``reps`` only (NaN elsewhere): the pelvic drop
+    (:func:`rep_pelvic_drop_deg`) and the hip drift (:func:`rep_hip_drift_cm`) each rep is judged on."""
+    drop, drift = np.full(len(m.time_s), np.nan), np.full(len(m.time_s), np.nan)
+    for r in reps:
+        if r.stance in ("left", "right"):
+            seg = slice(r.start_frame, r.end_frame + 1)
+            drop[seg] = rep_pelvic_drop_deg(m, r)[seg]
+            drift[seg] = rep_hip_drift_cm(m, r, sustain_s)[seg]
+    return drop, drift
+
+
 def _pelvic_drop_finding(m: FrameMeasures, rep: Rep, th: "Thresholds") -> Finding:
     """The rep's peak free-side pelvic drop (``pelvis.rep_peak_drop``: 95th percentile of the
     measured frames, only if ≥ 60% of the rep is measured), at the frame closest to that value."""
     from .pelvis import rep_peak_drop
 
-    sign = 1.0 if rep.stance == "left" else -1.0  # + tilt = left side higher = the right (free) side lower
-    drop = sign * np.asarray(m.pelvic_tilt_deg, float)
     a, b = rep.start_frame, rep.end_frame
-    free_foot = (m.free_foot_height_right if rep.stance == "left" else m.free_foot_height_left)[a:b + 1]
-    if np.isfinite(free_foot).any() and np.nanmedian(free_foot) < FREE_FOOT_LOW_SHANKS:
-        return Finding("pelvic_drop", None, None, th.pelvic_drop_max_deg, "deg", None, None, None, "not_measured",
-                       why="the free leg was held low in front, where its thigh covers the waistband")
+    drop = rep_pelvic_drop_deg(m, rep)
     peak = rep_peak_drop(drop, a, b)
     if not np.isfinite(peak):
-        codes = [c for c in np.asarray(m.pelvic_tilt_refused[a:b + 1]).tolist() if c]
-        code = max(set(codes), key=codes.count) if codes else "jump"
-        why = ("fewer than 60% of the rep's frames were measured: " if code != "not_run" else "") \
-            + _PELVIS_WHY.get(code, code)
+        if free_leg_in_front(m, rep):
+            why = "the free leg was held low in front, where its thigh covers the waistband"
+        else:
+            codes = [c for c in np.asarray(m.pelvic_tilt_refused[a:b + 1]).tolist() if c]
+            code = max(set(codes), key=codes.count) if codes else "jump"
+            why = ("fewer than 60% of the rep's frames were measured: " if code != "not_run" else "") \
+                + _PELVIS_WHY.get(code, code)
         return Finding("pelvic_drop", None, None, th.pelvic_drop_max_deg, "deg", None, None, None, "not_measured",
                        why=why)
     seg = np.where(np.isfinite(drop[a:b + 1]), drop[a:b + 1], np.inf)
@@ -536,18 +581,11 @@ def _pelvic_drop_finding(m: FrameMeasures, rep: Rep, th: "Thresholds") -> Findin
 
 
 def _hip_drift_finding(m: FrameMeasures, rep: Rep, th: "Thresholds") -> Finding:
-    """How far the pelvis centre moved sideways outward over the stance foot, from the rep's start
-    (median of its first ``sustain_s``), worst value held ``sustain_s``."""
-    off = m.hip_offset_left_cm if rep.stance == "left" else m.hip_offset_right_cm
-    off = np.where(np.abs(m.body_yaw_deg) <= YAW_GATE_HIP_DRIFT_DEG, off, np.nan)
-    t = m.time_s
-    start = off[rep.start_frame:rep.end_frame + 1][t[rep.start_frame:rep.end_frame + 1] - t[rep.start_frame]
-                                                   <= th.sustain_s + 1e-9]
-    start = start[np.isfinite(start)]
-    drift = off - float(np.median(start)) if start.size else np.full(len(t), np.nan)
+    """The rep's worst hip drift (:func:`rep_hip_drift_cm`) held ``sustain_s``."""
     why = _why_not("hip drift", m, rep, YAW_GATE_HIP_DRIFT_DEG, "the stance hip or ankle was hidden at the rep's start",
                    ": the hips sitting back would show as a sideways drift")
-    return _worst_finding("hip_drift", None, drift, 1.0, th.hip_drift_max_cm, m, rep, th, why)
+    return _worst_finding("hip_drift", None, rep_hip_drift_cm(m, rep, th.sustain_s), 1.0, th.hip_drift_max_cm,
+                          m, rep, th, why)
 
 
 def _value(by: dict, criterion: str, side: str | None) -> float | None:
