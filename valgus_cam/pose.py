@@ -281,10 +281,9 @@ class PoseEstimator:
             self.multi_person = True
 
     def _poses(self, image, time_s: float | None, w: int, h: int) -> list[Pose]:
-        if self._frames == 0:  # the graph logs its start-up warnings on the first frame
-            with _native_stderr_captured():
-                result = self._run(image, time_s)
-        else:
+        # the graph logs its start-up warnings on the first frame, and LiteRT can warn on any
+        # later one ("Input tensor memory is not aligned ..."): every call is kept off the terminal
+        with _native_stderr_captured():
             result = self._run(image, time_s)
         self._frames += 1
         return [_to_pose(result, k, w, h) for k in range(len(result.pose_landmarks or ()))]
